@@ -1,0 +1,31 @@
+/* Blocking database access for the CLI and for administration work that runs off the
+ * event loops: connecting, migrations, and small helpers around PQexecParams. */
+#pragma once
+#include <libpq-fe.h>
+#include "dockhand/common.h"
+
+/* The schema version this binary expects (the number of the last migration). */
+int db_schema_expected(void);
+
+/* Connects (blocking). Returns NULL with a message (no password) on stderr. */
+PGconn *db_connect(const char *url);
+
+/* Applies every migration newer than the database's, each in its own transaction,
+ * serialised with an advisory lock so concurrent migrators are safe. Prints what it
+ * applied when verbose. Returns 0 or DH_ERR_DB. */
+int db_migrate(PGconn *db, bool verbose) DH_MUST_CHECK;
+
+/* The database's schema version (0 when never migrated), or DH_ERR_DB. */
+int db_schema_version(PGconn *db) DH_MUST_CHECK;
+
+/* PQexecParams with text parameters; returns the result or NULL on failure (logged).
+ * ok is the expected status (PGRES_COMMAND_OK or PGRES_TUPLES_OK). */
+PGresult *db_exec(PGconn *db, ExecStatusType ok, const char *sql, int n, const char *const *params);
+
+/* BEGIN / COMMIT / ROLLBACK; return 0 or DH_ERR_DB. */
+int db_begin(PGconn *db) DH_MUST_CHECK;
+int db_commit(PGconn *db) DH_MUST_CHECK;
+void db_rollback(PGconn *db);
+
+/* The SQLSTATE of a failed result ("23505" unique violation …) or "". */
+const char *db_sqlstate(const PGresult *res);

@@ -1,0 +1,23 @@
+/* Threads that verify secrets against stored hashes off the event loops (DESIGN §2):
+ * a PBKDF2 that costs milliseconds must never stall a worker. */
+#pragma once
+#include <event2/event.h>
+#include "dockhand/common.h"
+
+#define HASHPOOL_MAX_QUEUE 4096 /* waiting jobs before refusing */
+
+struct hashpool;
+
+/* result: 1 match, 0 mismatch, <0 malformed hash. Runs on the submitting loop. */
+typedef void (*hashpool_cb)(int result, void *arg);
+
+struct hashpool *hashpool_new(int threads);
+
+/* Stops the threads after the queued jobs finish. Accepts NULL. */
+void hashpool_free(struct hashpool *hp);
+
+/* Verifies secret against stored on a pool thread, then runs cb(result, arg) on base's
+ * loop (thread-safe hand-back). secret and stored are copied; the copy of the secret is
+ * wiped. Returns 0, or DH_ERR_TOOBIG when the queue is full, DH_ERR_NOMEM. */
+int hashpool_verify(struct hashpool *hp, struct event_base *base, const char *secret,
+                    size_t secret_len, const char *stored, hashpool_cb cb, void *arg) DH_MUST_CHECK;

@@ -1,0 +1,28 @@
+/* A small pool of non-blocking libpq connections driven by one event_base (DESIGN §2).
+ * One query in flight per connection, a FIFO of waiting queries, a deadline on every
+ * wait, lazy (re)connection with a short back-off. No call blocks the loop. */
+#pragma once
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include "dockhand/common.h"
+
+#define PGPOOL_MAX_QUEUE 4096 /* waiting queries per pool before refusing */
+#define PGPOOL_MAX_PARAMS 8
+
+struct pgpool;
+
+/* Called exactly once per query on the pool's loop: res is the query's result with
+ * status PGRES_TUPLES_OK or PGRES_COMMAND_OK, or NULL when the database failed, was
+ * unreachable or the deadline passed. The pool clears res after the call. */
+typedef void (*pgpool_cb)(PGresult *res, void *arg);
+
+/* A pool of size connections to conninfo; none is opened until needed. */
+struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int size, int timeout_ms);
+
+/* Fails every waiting query (their callbacks run) and closes the connections. */
+void pgpool_free(struct pgpool *pool);
+
+/* Queues sql with text params (copied). Returns 0 (cb will run later, never inside
+ * this call) or DH_ERR_TOOBIG when the queue is full (cb will not run). */
+int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *const *params,
+                 pgpool_cb cb, void *arg) DH_MUST_CHECK;

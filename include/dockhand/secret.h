@@ -1,0 +1,43 @@
+/* Robot secrets: generation, the manual-secret policy, the self-describing hash
+ * (DESIGN §4 "Secrets"). */
+#pragma once
+#include "dockhand/common.h"
+
+#define SECRET_GEN_LEN 32            /* generated secret, [A-Za-z0-9] */
+#define SECRET_MANUAL_MIN 8
+#define SECRET_MANUAL_MAX 128
+#define SECRET_MAX_LEN 1024          /* longest secret ever compared */
+#define SECRET_ITER_GENERATED 4096   /* Harbor's scheme, for ≥ 190-bit secrets */
+#define SECRET_ITER_MANUAL 600000    /* for people-chosen secrets */
+#define SECRET_SALT_LEN 32           /* generated salt, [A-Za-z0-9] */
+#define SECRET_HASH_BYTES 16         /* PBKDF2 output length (Harbor's) */
+#define SECRET_HASH_MAX 256          /* longest stored hash string */
+
+/* Fills out with SECRET_GEN_LEN characters of [A-Za-z0-9] from RAND_bytes without
+ * modulo bias, with at least one upper, one lower and one digit; NUL-terminated.
+ * Returns 0 or DH_ERR_CRYPTO. */
+int secret_generate(char out[SECRET_GEN_LEN + 1]) DH_MUST_CHECK;
+
+/* Random ASCII alphanumeric string of len characters (salts). */
+int secret_random_alnum(char *out, size_t len) DH_MUST_CHECK;
+
+/* Manual-secret policy: 8..128 bytes, at least one upper, one lower, one digit,
+ * no NUL, valid UTF-8. Returns NULL when acceptable, else a static message for the
+ * user (never containing the secret). */
+const char *secret_policy_check(const char *s, size_t len);
+
+/* Hashes secret into "pbkdf2-sha256$<iterations>$<salt>$<hex>" with a fresh salt.
+ * *out is heap-allocated. Returns 0, DH_ERR_NOMEM or DH_ERR_CRYPTO. */
+int secret_hash(const char *secret, size_t len, unsigned iterations, char **out) DH_MUST_CHECK;
+
+/* Same with a given salt (ASCII, no '$'): Harbor import and tests. */
+int secret_hash_salt(const char *secret, size_t len, unsigned iterations, const char *salt,
+                     char **out) DH_MUST_CHECK;
+
+/* Verifies secret against a stored hash in constant time (for equal lengths).
+ * Returns 1 on match, 0 on mismatch, DH_ERR_INVALID for a malformed stored hash. */
+int secret_verify(const char *secret, size_t len, const char *stored) DH_MUST_CHECK;
+
+/* A well-formed hash that matches nothing, for verifying against when the name is
+ * unknown (same cost as a generated secret's hash). Static storage. */
+const char *secret_dummy_hash(void);

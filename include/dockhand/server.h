@@ -1,0 +1,71 @@
+/* `dockhand serve`: worker threads on one listening socket, each with its own
+ * event_base, evhttp and database pool (DESIGN §2). */
+#pragma once
+#include <event2/event.h>
+#include <event2/http.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "dockhand/common.h"
+#include "dockhand/config.h"
+
+#define HTTP_MAX_HEADERS 16384 /* bytes of request headers (evhttp answers 4xx above) */
+#define HTTP_TIMEOUT_S 30      /* idle keep-alive and slow-client limit */
+#define REQUEST_ID_MAX 64      /* a client's X-Request-Id longer than this is replaced */
+
+struct keyring;
+struct ratelimit;
+struct credcache;
+struct hashpool;
+struct pgpool;
+
+/* Process-wide state, read-only after start except where atomic or locked inside. */
+struct server_state {
+    const struct config *cfg;
+    _Atomic(struct keyring *) ring; /* swapped on SIGHUP; old rings live until exit */
+    struct keyring *old_rings[64];
+    int nold;
+    char *realm; /* the Basic realm / token endpoint URL */
+    struct ratelimit *rl;
+    struct credcache *cc;
+    struct hashpool *hp;
+};
+
+struct worker {
+    struct server_state *st;
+    int id;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct pgpool *pool;
+    struct event *stop_ev;
+    struct event *drain_ev;
+    atomic_int inflight;
+    uint64_t reqno;
+    char rid_prefix[12];
+};
+
+/* A request in progress: its id and start time, for the access log. */
+struct http_ctx {
+    struct worker *w;
+    struct evhttp_request *req;
+    char rid[REQUEST_ID_MAX + 1];
+    struct timespec start;
+};
+
+/* Runs the server until SIGTERM/SIGINT. Returns the process exit code. */
+int server_run(const struct config *cfg);
+
+/* Starts a request: sets the request id (echoed or generated) and counts it in flight. */
+void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request *req);
+
+/* Sends the one reply of ctx's request (body copied; content_type may be NULL for
+ * JSON), logs it, and ends the request. */
+void http_reply(struct http_ctx *ctx, int code, const char *content_type, const char *body,
+                size_t len);
+
+/* {"errors":[{"code":code,"message":message}]} with status. */
+void http_error(struct http_ctx *ctx, int status, const char *code, const char *message);
+
+/* The token realm's handler (realm.c). */
+void realm_handle(struct worker *w, struct evhttp_request *req);

@@ -1,0 +1,156 @@
+/* Robot, project and settings services: validation plus SQL, on a blocking connection.
+ * The CLI calls them directly; the admin API calls them from its worker pool.
+ * Every function reports a user-facing failure in a struct svc_err. */
+#pragma once
+#include <libpq-fe.h>
+#include <stdint.h>
+#include "dockhand/common.h"
+#include "dockhand/secret.h"
+
+/* Failure classes, mapped to HTTP statuses by the API and to exit codes by the CLI. */
+enum svc_status {
+    SVC_OK = 0,
+    SVC_BAD_REQUEST = 400,
+    SVC_NOT_FOUND = 404,
+    SVC_CONFLICT = 409,
+    SVC_INTERNAL = 500,
+};
+
+struct svc_err {
+    enum svc_status status;
+    char msg[256]; /* never holds a secret */
+};
+
+#define ROBOT_MAX_PERMS 1000       /* permission entries (namespaces) per robot */
+#define ROBOT_MAX_ACCESS 64        /* access pairs per entry */
+#define ROBOT_DESCRIPTION_MAX 1024 /* bytes */
+#define ROBOT_DURATION_MAX 36500   /* days (100 years) */
+
+struct robot_access {
+    char *resource;
+    char *action;
+};
+
+struct robot_permission {
+    char *kind;      /* "project" or "system" */
+    char *namespace_; /* project name, "*" (all projects) or "/" (system) */
+    struct robot_access *access;
+    size_t naccess;
+};
+
+struct robot {
+    int64_t id;
+    char *name;      /* stored name, without prefix */
+    char *full_name; /* with the prefix that applies to it */
+    char *description;
+    char *level;     /* "system" | "project" */
+    int64_t project_id; /* 0 for system robots */
+    int duration;
+    int64_t expires_at; /* -1: never */
+    bool disabled;
+    bool legacy;
+    char *creation_time; /* RFC 3339 */
+    char *update_time;
+    char *last_used; /* NULL: never */
+    struct robot_permission *perms;
+    size_t nperms;
+};
+
+/* What a caller may set on create. Fields a client may not set do not exist here. */
+struct robot_spec {
+    const char *name;
+    const char *description; /* NULL: "" */
+    const char *level;       /* "system" | "project" */
+    bool duration_set;
+    int64_t duration;
+    const struct robot_permission *perms;
+    size_t nperms;
+};
+
+/* Changes on update; NULL / false leaves a field alone. */
+struct robot_change {
+    const char *description;
+    bool duration_set;
+    int64_t duration;
+    bool disabled_set;
+    bool disabled;
+    bool perms_set;
+    const struct robot_permission *perms;
+    size_t nperms;
+};
+
+struct robot_filter {
+    const char *name_part;  /* substring of the stored name, or NULL */
+    const char *name_exact; /* or NULL */
+    const char *level;      /* or NULL */
+    int64_t project_id;     /* 0: any */
+    const char *sort;       /* "name", "-creation_time", … or NULL */
+    int64_t page, page_size; /* 1-based; page_size 0: all */
+};
+
+/* Creates a robot; on success fills *out (caller robot_deinit) and secret (plaintext,
+ * shown once). */
+int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
+                 char secret[SECRET_GEN_LEN + 1], struct svc_err *err) DH_MUST_CHECK;
+int robot_get(PGconn *db, int64_t id, struct robot *out, struct svc_err *err) DH_MUST_CHECK;
+/* Finds by id (digits), stored name, or full name with prefix. */
+int robot_find(PGconn *db, const char *ref, struct robot *out, struct svc_err *err) DH_MUST_CHECK;
+int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, size_t *n,
+               int64_t *total, struct svc_err *err) DH_MUST_CHECK;
+int robot_update(PGconn *db, int64_t id, const struct robot_change *ch,
+                 struct svc_err *err) DH_MUST_CHECK;
+int robot_delete(PGconn *db, int64_t id, struct svc_err *err) DH_MUST_CHECK;
+/* New secret: random when manual is NULL (written to secret_out), else the manual one
+ * checked against the policy (secret_out left empty). The old secret and every refresh
+ * token die at once. */
+int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manual_len,
+                         char secret_out[SECRET_GEN_LEN + 1], struct svc_err *err) DH_MUST_CHECK;
+void robot_deinit(struct robot *r);
+void robot_list_free(struct robot *list, size_t n);
+
+struct project {
+    int64_t id;
+    char *name;
+    bool public_;
+    char *creation_time;
+    char *update_time;
+    int64_t robot_count;
+};
+
+int project_create(PGconn *db, const char *name, bool public_, struct project *out,
+                   struct svc_err *err) DH_MUST_CHECK;
+/* ref: id (digits) or name. */
+int project_get(PGconn *db, const char *ref, struct project *out, struct svc_err *err) DH_MUST_CHECK;
+int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_size,
+                 struct project **out, size_t *n, int64_t *total, struct svc_err *err) DH_MUST_CHECK;
+/* Deletes the project, its project robots and every permission on it. */
+int project_delete(PGconn *db, const char *ref, struct svc_err *err) DH_MUST_CHECK;
+void project_deinit(struct project *p);
+void project_list_free(struct project *list, size_t n);
+
+/* Database settings (robot_token_duration, robot_name_prefix, token_expiration). */
+#define SETTINGS_COUNT 3
+extern const char *const settings_keys[SETTINGS_COUNT];
+/* *value heap-allocated. */
+int settings_get(PGconn *db, const char *key, char **value, struct svc_err *err) DH_MUST_CHECK;
+/* Validates (duration -1 or 1..ROBOT_DURATION_MAX; prefix name_prefix_valid;
+ * token_expiration 1..1440 minutes) and stores. */
+int settings_set(PGconn *db, const char *key, const char *value, struct svc_err *err) DH_MUST_CHECK;
+
+/* Formats err and returns its status negated (for `return svc_fail(...)`). */
+int svc_fail(struct svc_err *err, enum svc_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#include <jansson.h>
+
+/* Harbor's Robot model (no secret): id, name (with prefix), description, level,
+ * duration, editable, disable, expires_at, permissions, creation_time, update_time. */
+json_t *robot_to_json(const struct robot *r);
+
+/* Harbor's RobotCreated / "Export to File": id, name, secret, creation_time, expires_at.
+ * secret may be NULL (a manual refresh: nothing to show). */
+json_t *robot_created_json(const struct robot *r, const char *secret);
+
+/* Harbor's Project model subset: project_id, name, metadata.public, creation_time,
+ * update_time. */
+json_t *project_to_json(const struct project *p);

@@ -1,0 +1,187 @@
+#include "dockhand/credcache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+struct cc_entry {
+    unsigned char key[CREDCACHE_KEY_LEN];
+    int64_t robot_id;
+    int version;
+    struct cc_entry *hnext;             /* hash chain */
+    struct cc_entry *lru_prev, *lru_next; /* most recent at head */
+};
+
+struct credcache {
+    pthread_mutex_t lock;
+    size_t cap, n, nbuckets;
+    struct cc_entry **buckets;
+    struct cc_entry *head, *tail;
+};
+
+void credcache_key(const char *login, const char *secret, size_t secret_len,
+                   unsigned char key[CREDCACHE_KEY_LEN])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int len = CREDCACHE_KEY_LEN;
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(c, login, strlen(login) + 1) != 1 || /* with its NUL */
+        EVP_DigestUpdate(c, secret, secret_len) != 1 || EVP_DigestFinal_ex(c, key, &len) != 1)
+        memset(key, 0, CREDCACHE_KEY_LEN); /* an all-zero key is never stored */
+    EVP_MD_CTX_free(c);
+}
+
+static bool key_zero(const unsigned char *key)
+{
+    unsigned char acc = 0;
+    for (int i = 0; i < CREDCACHE_KEY_LEN; i++)
+        acc |= key[i];
+    return acc == 0;
+}
+
+struct credcache *credcache_new(size_t cap)
+{
+    struct credcache *cc = calloc(1, sizeof(*cc));
+    if (!cc)
+        return NULL;
+    pthread_mutex_init(&cc->lock, NULL);
+    cc->cap = cap;
+    cc->nbuckets = 64;
+    while (cc->nbuckets < cap)
+        cc->nbuckets <<= 1;
+    cc->buckets = calloc(cc->nbuckets, sizeof(*cc->buckets));
+    if (!cc->buckets) {
+        free(cc);
+        return NULL;
+    }
+    return cc;
+}
+
+void credcache_free(struct credcache *cc)
+{
+    if (!cc)
+        return;
+    for (struct cc_entry *e = cc->head, *next; e; e = next) {
+        next = e->lru_next;
+        free(e);
+    }
+    free(cc->buckets);
+    pthread_mutex_destroy(&cc->lock);
+    free(cc);
+}
+
+static size_t bucket_of(const struct credcache *cc, const unsigned char *key)
+{
+    size_t h;
+    memcpy(&h, key, sizeof(h));
+    return h & (cc->nbuckets - 1);
+}
+
+static struct cc_entry **chain_find(struct credcache *cc, const unsigned char *key)
+{
+    struct cc_entry **pp = &cc->buckets[bucket_of(cc, key)];
+    while (*pp && memcmp((*pp)->key, key, CREDCACHE_KEY_LEN) != 0)
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void lru_unlink(struct credcache *cc, struct cc_entry *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        cc->head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        cc->tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push(struct credcache *cc, struct cc_entry *e)
+{
+    e->lru_next = cc->head;
+    e->lru_prev = NULL;
+    if (cc->head)
+        cc->head->lru_prev = e;
+    cc->head = e;
+    if (!cc->tail)
+        cc->tail = e;
+}
+
+static void entry_remove(struct credcache *cc, struct cc_entry *e)
+{
+    struct cc_entry **pp = chain_find(cc, e->key);
+    if (*pp == e)
+        *pp = e->hnext;
+    lru_unlink(cc, e);
+    cc->n--;
+    free(e);
+}
+
+bool credcache_check(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_LEN],
+                     int64_t robot_id, int version)
+{
+    bool hit = false;
+    if (cc->cap == 0 || key_zero(key))
+        return false;
+    pthread_mutex_lock(&cc->lock);
+    struct cc_entry *e = *chain_find(cc, key);
+    if (e && e->robot_id == robot_id && e->version == version) {
+        hit = true;
+        lru_unlink(cc, e);
+        lru_push(cc, e);
+    }
+    pthread_mutex_unlock(&cc->lock);
+    return hit;
+}
+
+void credcache_put(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_LEN],
+                   int64_t robot_id, int version)
+{
+    if (cc->cap == 0 || key_zero(key))
+        return;
+    pthread_mutex_lock(&cc->lock);
+    struct cc_entry **pp = chain_find(cc, key);
+    struct cc_entry *e = *pp;
+    if (e) {
+        lru_unlink(cc, e);
+    } else {
+        if (cc->n >= cc->cap)
+            entry_remove(cc, cc->tail);
+        e = calloc(1, sizeof(*e));
+        if (!e) {
+            pthread_mutex_unlock(&cc->lock);
+            return;
+        }
+        memcpy(e->key, key, CREDCACHE_KEY_LEN);
+        pp = chain_find(cc, key);
+        *pp = e;
+        cc->n++;
+    }
+    e->robot_id = robot_id;
+    e->version = version;
+    lru_push(cc, e);
+    pthread_mutex_unlock(&cc->lock);
+}
+
+void credcache_forget_robot(struct credcache *cc, int64_t robot_id)
+{
+    pthread_mutex_lock(&cc->lock);
+    for (struct cc_entry *e = cc->head, *next; e; e = next) {
+        next = e->lru_next;
+        if (e->robot_id == robot_id)
+            entry_remove(cc, e);
+    }
+    pthread_mutex_unlock(&cc->lock);
+}
+
+size_t credcache_size(struct credcache *cc)
+{
+    pthread_mutex_lock(&cc->lock);
+    size_t n = cc->n;
+    pthread_mutex_unlock(&cc->lock);
+    return n;
+}

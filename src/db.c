@@ -1,0 +1,147 @@
+#include "dockhand/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dockhand/embed.h"
+#include "dockhand/log.h"
+
+/* Arbitrary constant for pg_advisory_xact_lock: "dockhand" in ASCII. */
+#define MIGRATE_LOCK_KEY "7234316232706246756"
+
+int db_schema_expected(void)
+{
+    int n = 0;
+    while (migrations[n].name)
+        n++;
+    return n;
+}
+
+PGconn *db_connect(const char *url)
+{
+    PGconn *db = PQconnectdb(url);
+    if (!db || PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "dockhand: cannot connect to the database: %s",
+                db ? PQerrorMessage(db) : "out of memory\n");
+        PQfinish(db);
+        return NULL;
+    }
+    PGresult *r = PQexec(db, "SET client_min_messages = warning");
+    PQclear(r);
+    return db;
+}
+
+PGresult *db_exec(PGconn *db, ExecStatusType ok, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != ok) {
+        const char *state = db_sqlstate(res);
+        /* Constraint violations are expected answers for callers; others are faults. */
+        if (strncmp(state, "23", 2) != 0)
+            log_error("database: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
+static int db_simple(PGconn *db, const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : DH_ERR_DB;
+    if (rc)
+        log_error("database: %s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+    return rc;
+}
+
+int db_begin(PGconn *db)
+{
+    return db_simple(db, "BEGIN");
+}
+
+int db_commit(PGconn *db)
+{
+    return db_simple(db, "COMMIT");
+}
+
+void db_rollback(PGconn *db)
+{
+    PGresult *r = PQexec(db, "ROLLBACK");
+    PQclear(r);
+}
+
+int db_schema_version(PGconn *db)
+{
+    PGresult *r = PQexec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    int v;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        /* 42P01: the table does not exist yet, so nothing was ever applied. */
+        v = strcmp(db_sqlstate(r), "42P01") == 0 ? 0 : DH_ERR_DB;
+    } else {
+        v = atoi(PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return v;
+}
+
+int db_migrate(PGconn *db, bool verbose)
+{
+    if (db_simple(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version integer PRIMARY KEY,"
+                      " name text NOT NULL,"
+                      " applied_at timestamptz NOT NULL DEFAULT now())") < 0)
+        return DH_ERR_DB;
+
+    for (int i = 0; migrations[i].name; i++) {
+        int version = i + 1;
+        char vbuf[16];
+        snprintf(vbuf, sizeof(vbuf), "%d", version);
+
+        if (db_begin(db) < 0)
+            return DH_ERR_DB;
+        if (db_simple(db, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")") < 0)
+            goto fail;
+        const char *p1[] = {vbuf};
+        PGresult *r = db_exec(db, PGRES_TUPLES_OK,
+                              "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p1);
+        if (!r)
+            goto fail;
+        bool applied = PQntuples(r) > 0;
+        PQclear(r);
+        if (applied) {
+            db_rollback(db);
+            continue;
+        }
+        r = PQexec(db, (const char *)migrations[i].data);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "dockhand: migration %s failed: %s", migrations[i].name,
+                    PQerrorMessage(db));
+            PQclear(r);
+            goto fail;
+        }
+        PQclear(r);
+        const char *p2[] = {vbuf, migrations[i].name};
+        r = db_exec(db, PGRES_COMMAND_OK,
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, p2);
+        if (!r)
+            goto fail;
+        PQclear(r);
+        if (db_commit(db) < 0)
+            return DH_ERR_DB;
+        if (verbose)
+            printf("applied %s\n", migrations[i].name);
+    }
+    return 0;
+fail:
+    db_rollback(db);
+    return DH_ERR_DB;
+}

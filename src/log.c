@@ -1,0 +1,66 @@
+#include "dockhand/log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <jansson.h>
+
+enum log_level log_min_level = LOG_INFO;
+static bool log_json;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+int log_configure(const char *level, const char *format)
+{
+    int found = -1;
+    for (size_t i = 0; i < DH_ARRAY_SIZE(level_names); i++)
+        if (level && strcmp(level, level_names[i]) == 0)
+            found = (int)i;
+    if (found < 0)
+        return DH_ERR_INVALID;
+    if (format && strcmp(format, "json") == 0)
+        log_json = true;
+    else if (format && strcmp(format, "text") == 0)
+        log_json = false;
+    else
+        return DH_ERR_INVALID;
+    log_min_level = (enum log_level)found;
+    return 0;
+}
+
+void log_write(enum log_level level, const char *rid, const char *fmt, ...)
+{
+    char msg[2048];
+    char ts[40];
+    struct timeval tv;
+    struct tm tm;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+
+    if (log_json) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "time", ts, "level", level_names[level], "msg",
+                              msg);
+        if (o && rid)
+            json_object_set_new(o, "request_id", json_string(rid));
+        char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (line)
+            fprintf(stderr, "%s\n", line);
+        free(line);
+        json_decref(o);
+    } else if (rid) {
+        fprintf(stderr, "%s %-5s [%s] %s\n", ts, level_names[level], rid, msg);
+    } else {
+        fprintf(stderr, "%s %-5s %s\n", ts, level_names[level], msg);
+    }
+}

@@ -1,0 +1,365 @@
+#include "dockhand/pgasync.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "dockhand/log.h"
+
+#define PGPOOL_BACKOFF_MS 250 /* after a failed connect, before the next try */
+
+struct pgquery {
+    TAILQ_ENTRY(pgquery) link;
+    char *sql;
+    int nparams;
+    char *params[PGPOOL_MAX_PARAMS];
+    pgpool_cb cb;
+    void *arg;
+    struct timespec deadline;
+};
+TAILQ_HEAD(pgquery_list, pgquery);
+
+enum pgconn_state { PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY };
+
+struct pgconn {
+    struct pgpool *pool;
+    PGconn *conn;
+    enum pgconn_state state;
+    struct event *ev;       /* socket readiness + deadline */
+    struct pgquery *query;  /* in flight (PC_BUSY) */
+    PGresult *result;       /* first result of the query in flight */
+    struct timespec retry_at;
+};
+
+struct pgpool {
+    struct event_base *base;
+    char *conninfo;
+    int size;
+    int timeout_ms;
+    struct pgconn *conns;
+    struct pgquery_list waiting;
+    int nwaiting;
+    struct event *kick; /* runs dispatch from the loop, never from pgpool_query's caller */
+};
+
+static void conn_arm(struct pgconn *c, short what);
+static void dispatch(struct pgpool *pool);
+
+static void ts_now(struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static long ms_until(const struct timespec *t)
+{
+    struct timespec now;
+    ts_now(&now);
+    return (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void ts_add_ms(struct timespec *t, long ms)
+{
+    t->tv_sec += ms / 1000;
+    t->tv_nsec += (ms % 1000) * 1000000;
+    if (t->tv_nsec >= 1000000000) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000;
+    }
+}
+
+static void query_finish(struct pgquery *q, PGresult *res)
+{
+    q->cb(res, q->arg);
+    PQclear(res);
+    free(q->sql);
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
+    free(q);
+}
+
+static void conn_down(struct pgconn *c, bool backoff)
+{
+    if (c->ev) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
+    PQfinish(c->conn);
+    c->conn = NULL;
+    PQclear(c->result);
+    c->result = NULL;
+    c->state = PC_DOWN;
+    ts_now(&c->retry_at);
+    if (backoff)
+        ts_add_ms(&c->retry_at, PGPOOL_BACKOFF_MS);
+    if (c->query) {
+        struct pgquery *q = c->query;
+        c->query = NULL;
+        query_finish(q, NULL);
+    }
+}
+
+/* True when some connection is up or on its way up, so waiting queries may wait. */
+static bool pool_has_hope(struct pgpool *pool)
+{
+    for (int i = 0; i < pool->size; i++)
+        if (pool->conns[i].state != PC_DOWN)
+            return true;
+    return false;
+}
+
+static void fail_waiting(struct pgpool *pool)
+{
+    struct pgquery *q;
+    while ((q = TAILQ_FIRST(&pool->waiting))) {
+        TAILQ_REMOVE(&pool->waiting, q, link);
+        pool->nwaiting--;
+        query_finish(q, NULL);
+    }
+}
+
+static void conn_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct pgconn *c = arg;
+    struct pgpool *pool = c->pool;
+
+    if (what & EV_TIMEOUT) {
+        log_warn("database: no answer within %d ms; resetting the connection", pool->timeout_ms);
+        conn_down(c, true);
+        if (!pool_has_hope(pool))
+            fail_waiting(pool);
+        dispatch(pool);
+        return;
+    }
+
+    if (c->state == PC_CONNECTING) {
+        switch (PQconnectPoll(c->conn)) {
+        case PGRES_POLLING_READING:
+            conn_arm(c, EV_READ);
+            return;
+        case PGRES_POLLING_WRITING:
+            conn_arm(c, EV_WRITE);
+            return;
+        case PGRES_POLLING_OK:
+            if (PQsetnonblocking(c->conn, 1) != 0) {
+                conn_down(c, true);
+                break;
+            }
+            event_free(c->ev);
+            c->ev = NULL;
+            c->state = PC_IDLE;
+            break;
+        default:
+            log_warn("database: connection failed: %s", PQerrorMessage(c->conn));
+            conn_down(c, true);
+            if (!pool_has_hope(pool))
+                fail_waiting(pool);
+            break;
+        }
+        dispatch(pool);
+        return;
+    }
+
+    /* PC_BUSY: flush what is left to send, then read. */
+    if (what & EV_WRITE) {
+        int f = PQflush(c->conn);
+        if (f < 0) {
+            conn_down(c, true);
+            dispatch(pool);
+            return;
+        }
+        if (f == 1) {
+            conn_arm(c, EV_READ | EV_WRITE);
+            return;
+        }
+    }
+    if (!PQconsumeInput(c->conn)) {
+        log_warn("database: %s", PQerrorMessage(c->conn));
+        conn_down(c, true);
+        if (!pool_has_hope(pool))
+            fail_waiting(pool);
+        dispatch(pool);
+        return;
+    }
+    while (!PQisBusy(c->conn)) {
+        PGresult *r = PQgetResult(c->conn);
+        if (!r) {
+            /* The query is complete. */
+            struct pgquery *q = c->query;
+            PGresult *res = c->result;
+            c->query = NULL;
+            c->result = NULL;
+            event_free(c->ev);
+            c->ev = NULL;
+            c->state = PQstatus(c->conn) == CONNECTION_OK ? PC_IDLE : PC_DOWN;
+            if (c->state == PC_DOWN)
+                conn_down(c, true);
+            ExecStatusType st = PQresultStatus(res);
+            if (res && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+                log_error("database: %s", PQresultErrorMessage(res));
+                PQclear(res);
+                res = NULL;
+            }
+            query_finish(q, res);
+            dispatch(pool);
+            return;
+        }
+        if (!c->result)
+            c->result = r;
+        else
+            PQclear(r);
+    }
+    conn_arm(c, EV_READ);
+}
+
+/* Waits for what on the connection's current socket (which may change while
+ * connecting), with the pool's deadline. */
+static void conn_arm(struct pgconn *c, short what)
+{
+    struct timeval tv = {c->pool->timeout_ms / 1000, (c->pool->timeout_ms % 1000) * 1000};
+    if (c->ev)
+        event_free(c->ev);
+    c->ev = event_new(c->pool->base, PQsocket(c->conn), what, conn_event, c);
+    if (!c->ev || event_add(c->ev, &tv) < 0) {
+        log_error("database: cannot watch the connection");
+        conn_down(c, true);
+    }
+}
+
+static void conn_start(struct pgconn *c)
+{
+    c->conn = PQconnectStart(c->pool->conninfo);
+    if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
+        log_warn("database: cannot start a connection: %s",
+                 c->conn ? PQerrorMessage(c->conn) : "out of memory");
+        conn_down(c, true);
+        return;
+    }
+    c->state = PC_CONNECTING;
+    conn_arm(c, EV_WRITE);
+}
+
+static void conn_send(struct pgconn *c, struct pgquery *q)
+{
+    c->query = q;
+    c->state = PC_BUSY;
+    if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                           NULL, NULL, 0)) {
+        log_warn("database: %s", PQerrorMessage(c->conn));
+        conn_down(c, true);
+        return;
+    }
+    conn_arm(c, EV_READ | EV_WRITE);
+}
+
+static void dispatch(struct pgpool *pool)
+{
+    struct pgquery *q;
+
+    /* Drop waiting queries whose deadline passed. */
+    while ((q = TAILQ_FIRST(&pool->waiting)) && ms_until(&q->deadline) <= 0) {
+        TAILQ_REMOVE(&pool->waiting, q, link);
+        pool->nwaiting--;
+        query_finish(q, NULL);
+    }
+    for (int i = 0; i < pool->size && !TAILQ_EMPTY(&pool->waiting); i++) {
+        struct pgconn *c = &pool->conns[i];
+        if (c->state == PC_IDLE) {
+            q = TAILQ_FIRST(&pool->waiting);
+            TAILQ_REMOVE(&pool->waiting, q, link);
+            pool->nwaiting--;
+            conn_send(c, q);
+        }
+    }
+    if (TAILQ_EMPTY(&pool->waiting))
+        return;
+    /* Open one more connection when all are busy or down. */
+    int connecting = 0;
+    for (int i = 0; i < pool->size; i++)
+        connecting += pool->conns[i].state == PC_CONNECTING;
+    if (connecting == 0) {
+        for (int i = 0; i < pool->size; i++) {
+            struct pgconn *c = &pool->conns[i];
+            if (c->state == PC_DOWN && ms_until(&c->retry_at) <= 0) {
+                conn_start(c);
+                return;
+            }
+        }
+    }
+    if (!pool_has_hope(pool))
+        fail_waiting(pool);
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    dispatch(arg);
+}
+
+struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int size, int timeout_ms)
+{
+    struct pgpool *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return NULL;
+    pool->base = base;
+    pool->size = size;
+    pool->timeout_ms = timeout_ms;
+    pool->conninfo = strdup(conninfo);
+    pool->conns = calloc((size_t)size, sizeof(*pool->conns));
+    pool->kick = event_new(base, -1, 0, kick_cb, pool);
+    TAILQ_INIT(&pool->waiting);
+    if (!pool->conninfo || !pool->conns || !pool->kick) {
+        pgpool_free(pool);
+        return NULL;
+    }
+    for (int i = 0; i < size; i++)
+        pool->conns[i].pool = pool;
+    return pool;
+}
+
+void pgpool_free(struct pgpool *pool)
+{
+    if (!pool)
+        return;
+    fail_waiting(pool);
+    for (int i = 0; pool->conns && i < pool->size; i++)
+        conn_down(&pool->conns[i], false);
+    if (pool->kick)
+        event_free(pool->kick);
+    free(pool->conns);
+    free(pool->conninfo);
+    free(pool);
+}
+
+int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *const *params,
+                 pgpool_cb cb, void *arg)
+{
+    if (pool->nwaiting >= PGPOOL_MAX_QUEUE || nparams > PGPOOL_MAX_PARAMS)
+        return DH_ERR_TOOBIG;
+    struct pgquery *q = calloc(1, sizeof(*q));
+    if (!q)
+        return DH_ERR_NOMEM;
+    q->sql = strdup(sql);
+    q->nparams = nparams;
+    q->cb = cb;
+    q->arg = arg;
+    bool ok = q->sql != NULL;
+    for (int i = 0; i < nparams; i++) {
+        if (params[i]) {
+            q->params[i] = strdup(params[i]);
+            ok = ok && q->params[i];
+        }
+    }
+    if (!ok) {
+        free(q->sql);
+        for (int i = 0; i < nparams; i++)
+            free(q->params[i]);
+        free(q);
+        return DH_ERR_NOMEM;
+    }
+    ts_now(&q->deadline);
+    ts_add_ms(&q->deadline, pool->timeout_ms);
+    TAILQ_INSERT_TAIL(&pool->waiting, q, link);
+    pool->nwaiting++;
+    event_active(pool->kick, 0, 0);
+    return 0;
+}

@@ -1,0 +1,638 @@
+/* The token realm (DESIGN §3): GET and POST at /service/token, /token and /token/. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "dockhand/access.h"
+#include "dockhand/credcache.h"
+#include "dockhand/encoding.h"
+#include "dockhand/form.h"
+#include "dockhand/hashpool.h"
+#include "dockhand/jwt.h"
+#include "dockhand/keys.h"
+#include "dockhand/log.h"
+#include "dockhand/names.h"
+#include "dockhand/pgasync.h"
+#include "dockhand/ratelimit.h"
+#include "dockhand/scope.h"
+#include "dockhand/secret.h"
+#include "dockhand/server.h"
+
+#define REALM_MAX_AUTH 8192 /* bytes of an Authorization header */
+#define REALM_MIN_LIFETIME 1
+
+static const char lookup_sql[] =
+    "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
+    " token_minutes, projects FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
+
+struct token_req {
+    struct http_ctx http;
+    struct worker *w;
+    bool post;
+    struct form form;
+    struct scope_list scopes;
+    char client_ip[64];
+    bool anonymous;
+    bool offline;
+    /* password credentials */
+    char *login;
+    char *secret;
+    size_t secret_len;
+    /* refresh-token credentials */
+    char *refresh_token;
+    int64_t refresh_robot;
+    int refresh_version;
+    char account_key[LOGIN_MAX_LEN + 32];
+    unsigned char cache_key[CREDCACHE_KEY_LEN];
+    /* from the database */
+    bool found;
+    int64_t robot_id;
+    char *full_name;
+    int cred_version;
+    bool disabled;
+    int64_t expires_at;
+    bool catalog;
+    int token_minutes;
+    json_t *projects;
+};
+
+static void treq_free(struct token_req *t)
+{
+    form_deinit(&t->form);
+    scope_list_deinit(&t->scopes);
+    free(t->login);
+    if (t->secret) {
+        OPENSSL_cleanse(t->secret, t->secret_len);
+        free(t->secret);
+    }
+    if (t->refresh_token) {
+        OPENSSL_cleanse(t->refresh_token, strlen(t->refresh_token));
+        free(t->refresh_token);
+    }
+    free(t->full_name);
+    json_decref(t->projects);
+    free(t);
+}
+
+static void reply_error(struct token_req *t, int status, const char *code, const char *msg)
+{
+    http_error(&t->http, status, code, msg);
+    treq_free(t);
+}
+
+/* Bad credentials of every kind: the same status, header and body. */
+static void reply_unauthorized(struct token_req *t)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(t->http.req);
+    char hdr[1100];
+    time_t now = time(NULL);
+
+    snprintf(hdr, sizeof(hdr), "Basic realm=\"%s\"", t->w->st->realm);
+    evhttp_add_header(h, "WWW-Authenticate", hdr);
+    if (!t->anonymous) {
+        ratelimit_fail(t->w->st->rl, t->account_key, now);
+        char ipkey[80];
+        snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
+        ratelimit_fail(t->w->st->rl, ipkey, now);
+    }
+    reply_error(t, 401, "UNAUTHORIZED", "authentication required");
+}
+
+static bool text_clean(const char *s, size_t len)
+{
+    if (!utf8_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* A refresh token: verified, ours, for this service. Fills robot id and version. */
+static bool refresh_parse(struct token_req *t, const char *tok)
+{
+    json_t *claims = NULL;
+    bool ok = false;
+    const struct server_state *st = t->w->st;
+    struct keyring *ring = atomic_load(&((struct server_state *)st)->ring);
+
+    if (strlen(tok) > JWT_MAX_LEN || jwt_verify(ring, tok, strlen(tok), &claims) < 0)
+        return false;
+    const char *typ = json_string_value(json_object_get(claims, "typ"));
+    const char *aud = json_string_value(json_object_get(claims, "aud"));
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    json_t *rid = json_object_get(claims, "rid"), *ver = json_object_get(claims, "ver");
+    json_t *exp = json_object_get(claims, "exp");
+    if (typ && strcmp(typ, "refresh") == 0 && aud && strcmp(aud, st->cfg->service) == 0 && iss &&
+        strcmp(iss, st->cfg->issuer) == 0 && json_is_integer(rid) && json_is_integer(ver) &&
+        (!exp || (json_is_integer(exp) && json_integer_value(exp) > time(NULL)))) {
+        t->refresh_robot = json_integer_value(rid);
+        t->refresh_version = (int)json_integer_value(ver);
+        t->refresh_token = strdup(tok);
+        ok = t->refresh_token != NULL;
+    }
+    json_decref(claims);
+    return ok;
+}
+
+/* Takes a login name and secret; 0, or an HTTP status to answer with. */
+static int creds_password(struct token_req *t, const char *user, size_t ulen, const char *pass,
+                          size_t plen)
+{
+    if (ulen == 0 || ulen > LOGIN_MAX_LEN || !text_clean(user, ulen))
+        return 400;
+    if (plen == 0 || plen > SECRET_MAX_LEN || memchr(pass, '\0', plen))
+        return 400;
+    t->login = strndup(user, ulen);
+    t->secret = malloc(plen + 1);
+    if (!t->login || !t->secret)
+        return 500;
+    memcpy(t->secret, pass, plen);
+    t->secret[plen] = '\0';
+    t->secret_len = plen;
+    snprintf(t->account_key, sizeof(t->account_key), "a:%s", t->login);
+    return 0;
+}
+
+/* The Authorization header of a GET; 0 or an HTTP status. */
+static int creds_from_header(struct token_req *t, const char *auth)
+{
+    size_t alen = strlen(auth);
+    if (alen > REALM_MAX_AUTH)
+        return 400;
+    if (strncasecmp(auth, "Basic ", 6) != 0)
+        return 401;
+    const char *b64 = auth + 6;
+    while (*b64 == ' ')
+        b64++;
+    size_t blen = strlen(b64);
+    while (blen && b64[blen - 1] == ' ')
+        blen--;
+    unsigned char *raw = malloc(B64_DECODED_CAP(blen));
+    size_t rawlen = 0;
+    int status = 0;
+    if (!raw)
+        return 500;
+    if (b64_decode(b64, blen, raw, &rawlen) < 0) {
+        status = 400;
+        goto out;
+    }
+    /* Split at the first ':'; the secret may hold more. */
+    unsigned char *colon = memchr(raw, ':', rawlen);
+    if (!colon) {
+        status = 400;
+        goto out;
+    }
+    size_t ulen = (size_t)(colon - raw), plen = rawlen - ulen - 1;
+    const char *pass = (const char *)colon + 1;
+    /* containerd's fallback: a refresh token as the Basic password. */
+    if (plen > 40 && memchr(pass, '.', plen) && !memchr(pass, '\0', plen) &&
+        refresh_parse(t, pass)) {
+        snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
+        goto out;
+    }
+    status = creds_password(t, (const char *)raw, ulen, pass, plen);
+out:
+    OPENSSL_cleanse(raw, rawlen);
+    free(raw);
+    return status;
+}
+
+static void lookup_done(PGresult *res, void *arg);
+static void grant_and_reply(struct token_req *t);
+
+static void start_lookup(struct token_req *t)
+{
+    char projects[SCOPE_MAX_ITEMS * (NAME_MAX_LEN + 1) + 3];
+    size_t plen = 0;
+    char ridbuf[24];
+
+    projects[plen++] = '{';
+    for (size_t i = 0; i < t->scopes.n; i++) {
+        char proj[SCOPE_MAX_NAME + 1];
+        if (strcmp(t->scopes.items[i].type, "repository") != 0 ||
+            !scope_repo_project(t->scopes.items[i].name, proj, sizeof(proj)) || !name_valid(proj))
+            continue; /* cannot exist: nothing to look up */
+        size_t l = strlen(proj);
+        if (plen > 1)
+            projects[plen++] = ',';
+        memcpy(projects + plen, proj, l);
+        plen += l;
+    }
+    projects[plen++] = '}';
+    projects[plen] = '\0';
+
+    const char *params[3] = {NULL, NULL, projects};
+    if (t->refresh_token) {
+        snprintf(ridbuf, sizeof(ridbuf), "%" PRId64, t->refresh_robot);
+        params[1] = ridbuf;
+    } else if (t->login) {
+        params[0] = t->login;
+    }
+    if (pgpool_query(t->w->pool, lookup_sql, 3, params, lookup_done, t) < 0)
+        reply_error(t, 503, "UNAVAILABLE", "the database is busy; try again");
+}
+
+static bool robot_expired(const struct token_req *t, time_t now)
+{
+    return t->expires_at != -1 && t->expires_at <= now;
+}
+
+static void verified(int result, void *arg)
+{
+    struct token_req *t = arg;
+    if (result != 1 || !t->found || t->disabled || robot_expired(t, time(NULL))) {
+        reply_unauthorized(t);
+        return;
+    }
+    credcache_put(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version);
+    ratelimit_clear(t->w->st->rl, t->account_key);
+    grant_and_reply(t);
+}
+
+static void lookup_done(PGresult *res, void *arg)
+{
+    struct token_req *t = arg;
+    if (!res || PQntuples(res) != 1) {
+        reply_error(t, 503, "UNAVAILABLE", "the database is unavailable; try again");
+        return;
+    }
+    t->found = !PQgetisnull(res, 0, 0);
+    t->token_minutes = atoi(PQgetvalue(res, 0, 7));
+    t->projects = json_loads(PQgetvalue(res, 0, 8), 0, NULL);
+    if (!t->projects) {
+        reply_error(t, 500, "INTERNAL", "internal server error");
+        return;
+    }
+    if (t->anonymous) {
+        grant_and_reply(t);
+        return;
+    }
+    const char *hash = secret_dummy_hash();
+    if (t->found) {
+        t->robot_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        t->full_name = strdup(PQgetvalue(res, 0, 1));
+        hash = PQgetvalue(res, 0, 2);
+        t->cred_version = atoi(PQgetvalue(res, 0, 3));
+        t->disabled = PQgetvalue(res, 0, 4)[0] == 't';
+        t->expires_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+        t->catalog = PQgetvalue(res, 0, 6)[0] == 't';
+        if (!t->full_name) {
+            reply_error(t, 500, "INTERNAL", "internal server error");
+            return;
+        }
+    }
+    if (t->refresh_token) {
+        verified(t->found && t->cred_version == t->refresh_version ? 1 : 0, t);
+        return;
+    }
+    credcache_key(t->login, t->secret, t->secret_len, t->cache_key);
+    if (t->found && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
+        verified(1, t);
+        return;
+    }
+    /* Unknown names are verified against a dummy hash so they cost the same. */
+    if (hashpool_verify(t->w->st->hp, t->w->base, t->secret, t->secret_len, hash,
+                        verified, t) < 0)
+        reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
+}
+
+/* Finds project name in the lookup's [[name, public, ["res:act", …]], …]. */
+static json_t *project_row(json_t *projects, const char *name)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(projects, i, row)
+    {
+        const char *n = json_string_value(json_array_get(row, 0));
+        if (n && strcmp(n, name) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+static unsigned grant_item(struct token_req *t, const struct scope_item *it)
+{
+    if (strcmp(it->type, "registry") == 0 && strcmp(it->name, "catalog") == 0)
+        return access_catalog(it->requested, !t->anonymous && t->catalog);
+    if (strcmp(it->type, "repository") != 0)
+        return 0;
+    char proj[SCOPE_MAX_NAME + 1];
+    if (!scope_repo_project(it->name, proj, sizeof(proj)))
+        return 0;
+    json_t *row = project_row(t->projects, proj);
+    if (!row)
+        return 0;
+    json_t *list = json_array_get(row, 2);
+    struct perm perms[64];
+    char buf[64][80];
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        const char *colon = s ? strchr(s, ':') : NULL;
+        if (!colon || n == DH_ARRAY_SIZE(perms) || strlen(s) >= sizeof(buf[0]))
+            continue;
+        memcpy(buf[n], s, strlen(s) + 1);
+        buf[n][colon - s] = '\0';
+        perms[n].resource = buf[n];
+        perms[n].action = buf[n] + (colon - s) + 1;
+        n++;
+    }
+    unsigned effective = access_effective(perms, n) | access_public(json_is_true(json_array_get(row, 1)));
+    return access_intersect(it->requested, effective);
+}
+
+static void rfc3339(time_t t, char out[32])
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *sign_claims(const struct sign_key *key, json_t *claims)
+{
+    char *text = json_dumps(claims, JSON_COMPACT);
+    char *tok = NULL;
+    if (text && jwt_sign(key, text, strlen(text), &tok) < 0)
+        tok = NULL;
+    free(text);
+    return tok;
+}
+
+static void jti_new(char out[32])
+{
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        abort(); /* no randomness: nothing safe to do */
+    b64url_encode(r, sizeof(r), out);
+}
+
+static void grant_and_reply(struct token_req *t)
+{
+    const struct config *cfg = t->w->st->cfg;
+    struct keyring *ring = atomic_load(&t->w->st->ring);
+    const struct sign_key *key = &ring->keys[0];
+    time_t now = time(NULL);
+    json_t *access = json_array(), *claims = NULL, *body = NULL;
+    char *token = NULL, *refresh = NULL, *text = NULL;
+    char jti[32], scope_out[SCOPE_MAX_ITEMS * 64];
+    size_t scope_len = 0;
+
+    scope_out[0] = '\0';
+    for (size_t i = 0; i < t->scopes.n; i++) {
+        struct scope_item *it = &t->scopes.items[i];
+        it->granted = grant_item(t, it);
+        char acts[32];
+        scope_actions_format(it->granted, acts);
+        json_t *actions = json_array();
+        for (char *save = NULL, *a = strtok_r(acts, ",", &save); a; a = strtok_r(NULL, ",", &save))
+            json_array_append_new(actions, json_string(a));
+        json_t *entry = json_pack("{s:s, s:s, s:o}", "type", it->type, "name", it->name,
+                                  "actions", actions);
+        if (entry && it->cls)
+            json_object_set_new(entry, "class", json_string(it->cls));
+        json_array_append_new(access, entry);
+        if (it->granted) {
+            scope_actions_format(it->granted, acts);
+            int w = snprintf(scope_out + scope_len, sizeof(scope_out) - scope_len,
+                             "%s%s%s%s%s:%s:%s", scope_len ? " " : "", it->type,
+                             it->cls ? "(" : "", it->cls ? it->cls : "", it->cls ? ")" : "",
+                             it->name, acts);
+            if (w > 0 && (size_t)w < sizeof(scope_out) - scope_len)
+                scope_len += (size_t)w;
+        }
+    }
+
+    int64_t lifetime = (int64_t)(t->token_minutes > 0 ? t->token_minutes : 30) * 60;
+    if (!t->anonymous && t->expires_at != -1 && t->expires_at - now < lifetime)
+        lifetime = t->expires_at - now;
+    if (lifetime < REALM_MIN_LIFETIME)
+        lifetime = REALM_MIN_LIFETIME;
+
+    jti_new(jti);
+    claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O}", "iss", cfg->issuer, "sub",
+                       t->anonymous ? "" : t->full_name, "aud", cfg->service, "exp",
+                       (json_int_t)(now + lifetime), "nbf", (json_int_t)now, "iat",
+                       (json_int_t)now, "jti", jti, "access", access);
+    token = claims ? sign_claims(key, claims) : NULL;
+    if (!token)
+        goto fail;
+
+    if (t->offline && !t->anonymous) {
+        if (t->refresh_token) {
+            refresh = strdup(t->refresh_token); /* docker drops new ones: keep the same */
+        } else {
+            json_t *rc;
+            jti_new(jti);
+            rc = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:i}", "iss", cfg->issuer, "sub",
+                           t->full_name, "aud", cfg->service, "iat", (json_int_t)now, "jti", jti,
+                           "typ", "refresh", "rid", (json_int_t)t->robot_id, "ver",
+                           t->cred_version);
+            if (rc && t->expires_at != -1)
+                json_object_set_new(rc, "exp", json_integer(t->expires_at));
+            refresh = rc ? sign_claims(key, rc) : NULL;
+            json_decref(rc);
+        }
+        if (!refresh)
+            goto fail;
+    }
+
+    char issued[32];
+    rfc3339(now, issued);
+    body = json_pack("{s:s, s:s, s:I, s:s}", "token", token, "access_token", token, "expires_in",
+                     (json_int_t)lifetime, "issued_at", issued);
+    if (!body)
+        goto fail;
+    if (t->post)
+        json_object_set_new(body, "scope", json_string(scope_out));
+    if (refresh)
+        json_object_set_new(body, "refresh_token", json_string(refresh));
+    text = json_dumps(body, JSON_COMPACT);
+    if (!text)
+        goto fail;
+    log_at(LOG_INFO, t->http.rid, "token issued to %s (%zu scopes, %s)",
+           t->anonymous ? "anonymous" : t->full_name, t->scopes.n, scope_out[0] ? scope_out : "-");
+    http_reply(&t->http, 200, NULL, text, strlen(text));
+    treq_free(t);
+    goto out;
+fail:
+    reply_error(t, 500, "INTERNAL", "internal server error");
+out:
+    if (refresh) {
+        OPENSSL_cleanse(refresh, strlen(refresh));
+        free(refresh);
+    }
+    free(token);
+    free(text);
+    json_decref(access);
+    json_decref(claims);
+    json_decref(body);
+}
+
+static int add_scopes(struct token_req *t)
+{
+    for (size_t i = 0; i < t->form.n; i++) {
+        if (strcmp(t->form.pairs[i].key, "scope") != 0)
+            continue;
+        int rc = scope_list_add(&t->scopes, t->form.pairs[i].value, strlen(t->form.pairs[i].value));
+        if (rc == DH_ERR_TOOBIG)
+            return 400;
+        if (rc < 0)
+            return 400;
+    }
+    return 0;
+}
+
+static void client_address(struct token_req *t)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(t->http.req);
+    const char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (conn)
+        evhttp_connection_get_peer(conn, (char **)&addr, &port);
+    snprintf(t->client_ip, sizeof(t->client_ip), "%s", addr ? addr : "unknown");
+}
+
+void realm_handle(struct worker *w, struct evhttp_request *req)
+{
+    struct token_req *t = calloc(1, sizeof(*t));
+    const struct config *cfg = w->st->cfg;
+    int status = 0;
+
+    if (!t) {
+        evhttp_send_error(req, 500, "internal server error");
+        return;
+    }
+    t->w = w;
+    http_ctx_init(&t->http, w, req);
+    client_address(t);
+
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, POST");
+        reply_error(t, 405, "METHOD_NOT_ALLOWED", "use GET or POST");
+        return;
+    }
+    t->post = method == EVHTTP_REQ_POST;
+
+    if (t->post) {
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
+            (ct[33] != '\0' && ct[33] != ';' && ct[33] != ' ')) {
+            reply_error(t, 415, "UNSUPPORTED_MEDIA_TYPE",
+                        "POST needs application/x-www-form-urlencoded");
+            return;
+        }
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        if (len > (size_t)cfg->max_body) {
+            reply_error(t, 413, "PAYLOAD_TOO_LARGE", "request body too large");
+            return;
+        }
+        const char *body = (const char *)evbuffer_pullup(in, -1);
+        if (form_parse(body ? body : "", len, &t->form) < 0) {
+            reply_error(t, 400, "BAD_REQUEST", "malformed form body");
+            return;
+        }
+    } else {
+        const char *uri = evhttp_request_get_uri(req);
+        const char *q = strchr(uri, '?');
+        if (form_parse(q ? q + 1 : "", q ? strlen(q + 1) : 0, &t->form) < 0) {
+            reply_error(t, 400, "BAD_REQUEST", "malformed query string");
+            return;
+        }
+    }
+
+    const char *service = form_get(&t->form, "service");
+    if (service && strcmp(service, cfg->service) != 0) {
+        reply_error(t, 400, "BAD_REQUEST", "unknown service");
+        return;
+    }
+    if (add_scopes(t) != 0) {
+        reply_error(t, 400, "BAD_REQUEST", "malformed or too many scopes");
+        return;
+    }
+
+    if (t->post) {
+        const char *grant = form_get(&t->form, "grant_type");
+        const char *at = form_get(&t->form, "access_type");
+        t->offline = at && strcmp(at, "offline") == 0;
+        if (!grant) {
+            reply_error(t, 400, "BAD_REQUEST", "grant_type is required");
+            return;
+        } else if (strcmp(grant, "password") == 0) {
+            const char *u = form_get(&t->form, "username"), *p = form_get(&t->form, "password");
+            if (!u || !p) {
+                reply_error(t, 400, "BAD_REQUEST", "username and password are required");
+                return;
+            }
+            status = creds_password(t, u, strlen(u), p, strlen(p));
+        } else if (strcmp(grant, "refresh_token") == 0) {
+            const char *rt = form_get(&t->form, "refresh_token");
+            if (!rt || !*rt) {
+                reply_error(t, 400, "BAD_REQUEST", "refresh_token is required");
+                return;
+            }
+            t->offline = true; /* the client holds one already: hand the same back */
+            if (!refresh_parse(t, rt)) {
+                snprintf(t->account_key, sizeof(t->account_key), "r:invalid");
+                reply_unauthorized(t);
+                return;
+            }
+            snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
+        } else {
+            reply_error(t, 400, "UNSUPPORTED_GRANT_TYPE", "grant_type must be password or refresh_token");
+            return;
+        }
+    } else {
+        const char *ot = form_get(&t->form, "offline_token");
+        const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+        t->offline = ot && strcmp(ot, "true") == 0;
+        if (!auth) {
+            t->anonymous = true;
+        } else {
+            status = creds_from_header(t, auth);
+            if (status == 401) {
+                t->anonymous = true; /* not counted: no credentials were tried */
+                reply_unauthorized(t);
+                return;
+            }
+        }
+    }
+    if (status == 400) {
+        reply_error(t, 400, "BAD_REQUEST", "malformed credentials");
+        return;
+    }
+    if (status) {
+        reply_error(t, 500, "INTERNAL", "internal server error");
+        return;
+    }
+
+    if (!t->anonymous) {
+        int retry = 0;
+        char ipkey[80];
+        time_t now = time(NULL);
+        snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
+        if (ratelimit_blocked(w->st->rl, t->account_key, cfg->fail_limit_account, now, &retry) ||
+            ratelimit_blocked(w->st->rl, ipkey, cfg->fail_limit_address, now, &retry)) {
+            char rbuf[16];
+            snprintf(rbuf, sizeof(rbuf), "%d", retry);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", rbuf);
+            reply_error(t, 429, "TOO_MANY_REQUESTS", "too many failed logins; try again later");
+            return;
+        }
+    }
+    start_lookup(t);
+}

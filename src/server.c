@@ -1,0 +1,498 @@
+#include "dockhand/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/rand.h>
+
+#include "dockhand/credcache.h"
+#include "dockhand/db.h"
+#include "dockhand/encoding.h"
+#include "dockhand/hashpool.h"
+#include "dockhand/keys.h"
+#include "dockhand/log.h"
+#include "dockhand/pgasync.h"
+#include "dockhand/ratelimit.h"
+
+#define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
+#define LISTEN_BACKLOG 1024
+
+/* ---- requests and replies ----------------------------------------------------------- */
+
+static bool rid_acceptable(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= REQUEST_ID_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return n > 0;
+}
+
+void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request *req)
+{
+    ctx->w = w;
+    ctx->req = req;
+    clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    if (given && rid_acceptable(given))
+        snprintf(ctx->rid, sizeof(ctx->rid), "%s", given);
+    else
+        snprintf(ctx->rid, sizeof(ctx->rid), "%s-%" PRIx64, w->rid_prefix, ++w->reqno);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ctx->rid);
+    atomic_fetch_add(&w->inflight, 1);
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    default: return "OTHER";
+    }
+}
+
+void http_reply(struct http_ctx *ctx, int code, const char *content_type, const char *body,
+                size_t len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+    struct evbuffer *out = evbuffer_new();
+    struct timespec end;
+
+    evhttp_add_header(h, "Content-Type", content_type ? content_type : "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (out && len)
+        evbuffer_add(out, body, len);
+
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double ms = (double)(end.tv_sec - ctx->start.tv_sec) * 1e3 +
+                (double)(end.tv_nsec - ctx->start.tv_nsec) / 1e6;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    /* The query is not logged: it may carry account names clients consider private. */
+    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %.2fms", method_name(evhttp_request_get_command(ctx->req)),
+           path ? path : "-", code, ms);
+
+    evhttp_send_reply(ctx->req, code, NULL, out);
+    evbuffer_free(out);
+    atomic_fetch_sub(&ctx->w->inflight, 1);
+}
+
+void http_error(struct http_ctx *ctx, int status, const char *code, const char *message)
+{
+    json_t *o = json_pack("{s:[{s:s, s:s}]}", "errors", "code", code, "message", message);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text)
+        http_reply(ctx, status, NULL, text, strlen(text));
+    else
+        http_reply(ctx, 500, NULL, "{\"errors\":[{\"code\":\"INTERNAL\",\"message\":\"internal server error\"}]}", 72);
+    free(text);
+    json_decref(o);
+}
+
+/* ---- small endpoints ------------------------------------------------------------------ */
+
+struct health_req {
+    struct http_ctx http;
+};
+
+static void health_done(PGresult *res, void *arg)
+{
+    struct health_req *h = arg;
+    if (res)
+        http_reply(&h->http, 200, NULL, "{\"status\":\"ok\"}", 15);
+    else
+        http_error(&h->http, 503, "UNAVAILABLE", "the database is unavailable");
+    free(h);
+}
+
+static void handle_health(struct worker *w, struct evhttp_request *req)
+{
+    struct health_req *h = calloc(1, sizeof(*h));
+    if (!h) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    http_ctx_init(&h->http, w, req);
+    if (pgpool_query(w->pool, "SELECT 1", 0, NULL, health_done, h) < 0) {
+        http_error(&h->http, 503, "UNAVAILABLE", "the database is busy");
+        free(h);
+    }
+}
+
+static void handle_keys(struct worker *w, struct evhttp_request *req, bool pem)
+{
+    struct http_ctx ctx;
+    struct keyring *ring = atomic_load(&w->st->ring);
+    http_ctx_init(&ctx, w, req);
+    if (pem)
+        http_reply(&ctx, 200, "application/x-pem-file", ring->certs_pem, strlen(ring->certs_pem));
+    else
+        http_reply(&ctx, 200, NULL, ring->jwks_json, strlen(ring->jwks_json));
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+    struct worker *w = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+
+    if (!path)
+        path = "";
+    if (strcmp(path, "/service/token") == 0 || strcmp(path, "/token") == 0 ||
+        strcmp(path, "/token/") == 0) {
+        realm_handle(w, req);
+        return;
+    }
+    struct http_ctx ctx;
+    bool get = m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+    if (get && strcmp(path, "/keys/certs.pem") == 0) {
+        handle_keys(w, req, true);
+    } else if (get && strcmp(path, "/keys/jwks.json") == 0) {
+        handle_keys(w, req, false);
+    } else if (get && strcmp(path, "/healthz") == 0) {
+        handle_health(w, req);
+    } else {
+        http_ctx_init(&ctx, w, req);
+        http_error(&ctx, 404, "NOT_FOUND", "no such endpoint");
+    }
+}
+
+/* ---- workers -------------------------------------------------------------------------- */
+
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    const int step_ms = 20;
+    if (atomic_load(&w->inflight) == 0) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    struct timeval tv = {0, step_ms * 1000};
+    event_add(w->drain_ev, &tv);
+}
+
+static void worker_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    if (w->bound) {
+        evhttp_del_accept_socket(w->http, w->bound);
+        w->bound = NULL;
+    }
+    /* Finish what is in flight, within DRAIN_LIMIT_MS. */
+    struct timeval limit = {DRAIN_LIMIT_MS / 1000, 0};
+    event_base_loopexit(w->base, &limit);
+    drain_check(-1, 0, w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static int worker_init(struct worker *w, struct server_state *st, int id, int listen_fd)
+{
+    unsigned char r[4];
+    w->st = st;
+    w->id = id;
+    atomic_init(&w->inflight, 0);
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        return DH_ERR_CRYPTO;
+    hex_encode(r, sizeof(r), w->rid_prefix);
+    w->base = event_base_new();
+    if (!w->base)
+        return DH_ERR_NOMEM;
+    w->http = evhttp_new(w->base);
+    w->pool = pgpool_new(w->base, st->cfg->database_url, st->cfg->db_pool, st->cfg->db_timeout_ms);
+    w->stop_ev = event_new(w->base, -1, 0, worker_stop, w);
+    w->drain_ev = evtimer_new(w->base, drain_check, w);
+    if (!w->http || !w->pool || !w->stop_ev || !w->drain_ev)
+        return DH_ERR_NOMEM;
+    evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
+    /* A little over the limit so the handler can answer 413 with a JSON body itself
+     * when Content-Length is honest; evhttp cuts off anything larger. */
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)st->cfg->max_body + 1);
+    evhttp_set_timeout(w->http, HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(w->http, route, w);
+    int fd = dup(listen_fd);
+    if (fd < 0)
+        return -errno;
+    w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+    if (!w->bound) {
+        close(fd);
+        return DH_ERR_INVALID;
+    }
+    return 0;
+}
+
+static void worker_deinit(struct worker *w)
+{
+    if (w->http)
+        evhttp_free(w->http);
+    pgpool_free(w->pool);
+    if (w->stop_ev)
+        event_free(w->stop_ev);
+    if (w->drain_ev)
+        event_free(w->drain_ev);
+    if (w->base)
+        event_base_free(w->base);
+}
+
+/* ---- LISTEN/NOTIFY -------------------------------------------------------------------- */
+
+struct notifier {
+    struct server_state *st;
+    pthread_t thread;
+    atomic_bool stop;
+};
+
+static void notify_apply(struct server_state *st, const char *payload)
+{
+    if (strncmp(payload, "robot:", 6) == 0)
+        credcache_forget_robot(st->cc, strtoll(payload + 6, NULL, 10));
+    log_debug("notify %s", payload);
+}
+
+static void *notifier_main(void *arg)
+{
+    struct notifier *n = arg;
+    PGconn *db = NULL;
+    while (!atomic_load(&n->stop)) {
+        if (!db || PQstatus(db) != CONNECTION_OK) {
+            PQfinish(db);
+            db = PQconnectdb(n->st->cfg->database_url);
+            PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN dockhand") : NULL;
+            bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                PQfinish(db);
+                db = NULL;
+                for (int i = 0; i < 10 && !atomic_load(&n->stop); i++)
+                    usleep(100 * 1000);
+                continue;
+            }
+            /* Missed notifications cost nothing: the credential cache is checked
+             * against the robot row's version on every request. */
+        }
+        struct pollfd pfd = {PQsocket(db), POLLIN, 0};
+        if (poll(&pfd, 1, 200) > 0) {
+            if (!PQconsumeInput(db))
+                continue;
+            PGnotify *nt;
+            while ((nt = PQnotifies(db))) {
+                notify_apply(n->st, nt->extra);
+                PQfreemem(nt);
+            }
+        }
+    }
+    PQfinish(db);
+    return NULL;
+}
+
+/* ---- the main thread ------------------------------------------------------------------ */
+
+static int listen_socket(const char *hostport)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof(host)) {
+        log_error("DOCKHAND_LISTEN must be host:port, got %s", hostport);
+        return -1;
+    }
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+    if (rc != 0) {
+        log_error("cannot resolve %s: %s", hostport, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        log_error("cannot listen on %s: %s", hostport, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+struct main_loop {
+    struct event_base *base;
+    struct server_state *st;
+};
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct main_loop *ml = arg;
+    if (sig == SIGHUP) {
+        struct keyring *ring = NULL;
+        if (keyring_load(ml->st->cfg->keys_dir, ml->st->cfg->kid_format, &ring) < 0) {
+            log_error("SIGHUP: keys in %s not reloaded; still signing with the old ones",
+                      ml->st->cfg->keys_dir);
+            return;
+        }
+        if (ml->st->nold == (int)DH_ARRAY_SIZE(ml->st->old_rings)) {
+            log_error("SIGHUP: too many reloads; restart the process to reload keys again");
+            keyring_free(ring);
+            return;
+        }
+        /* Workers may hold the old ring for the request at hand: keep it until exit. */
+        ml->st->old_rings[ml->st->nold++] = atomic_exchange(&ml->st->ring, ring);
+        log_info("SIGHUP: %zu key(s) loaded; signing with %s (kid %s)", ring->n,
+                 ring->keys[0].name, ring->keys[0].kid);
+        return;
+    }
+    log_info("signal %d: finishing in-flight requests, then exiting", (int)sig);
+    event_base_loopbreak(ml->base);
+}
+
+int server_run(const struct config *cfg)
+{
+    struct server_state st = {.cfg = cfg};
+    struct worker *workers = NULL;
+    struct notifier nt = {.st = &st};
+    struct keyring *ring = NULL;
+    int exit_code = 1, listen_fd = -1, started = 0;
+    bool notifier_started = false;
+    char realm[1024];
+
+    PGconn *db = db_connect(cfg->database_url);
+    if (!db)
+        return 1;
+    int have = db_schema_version(db), want = db_schema_expected();
+    PQfinish(db);
+    if (have < 0)
+        return 1;
+    if (have != want) {
+        log_error("database schema is at version %d, this binary needs %d: run `dockhand migrate`",
+                  have, want);
+        return 1;
+    }
+    int rc = keyring_load(cfg->keys_dir, cfg->kid_format, &ring);
+    if (rc < 0) {
+        log_error("no usable signing keys in %s (run `dockhand keygen`)", cfg->keys_dir);
+        return 1;
+    }
+    atomic_init(&st.ring, ring);
+    if (cfg->realm)
+        snprintf(realm, sizeof(realm), "%s", cfg->realm);
+    else
+        snprintf(realm, sizeof(realm), "http://%s/service/token", cfg->listen);
+    st.realm = realm;
+
+    if (evthread_use_pthreads() < 0) {
+        log_error("libevent without thread support");
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    st.rl = ratelimit_new(cfg->fail_window);
+    st.cc = credcache_new((size_t)cfg->cred_cache_size);
+    st.hp = hashpool_new(cfg->hash_threads);
+    if (!st.rl || !st.cc || !st.hp)
+        goto out;
+    listen_fd = listen_socket(cfg->listen);
+    if (listen_fd < 0)
+        goto out;
+
+    workers = calloc((size_t)cfg->workers, sizeof(*workers));
+    if (!workers)
+        goto out;
+    for (int i = 0; i < cfg->workers; i++) {
+        if (worker_init(&workers[i], &st, i, listen_fd) < 0) {
+            log_error("cannot start worker %d", i);
+            goto stop;
+        }
+    }
+    for (started = 0; started < cfg->workers; started++)
+        if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]) != 0)
+            goto stop;
+    atomic_init(&nt.stop, false);
+    notifier_started = pthread_create(&nt.thread, NULL, notifier_main, &nt) == 0;
+
+    struct main_loop ml = {.base = event_base_new(), .st = &st};
+    struct event *sigs[3] = {NULL, NULL, NULL};
+    int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; ml.base && i < 3; i++) {
+        sigs[i] = evsignal_new(ml.base, signums[i], on_signal, &ml);
+        if (sigs[i])
+            event_add(sigs[i], NULL);
+    }
+    log_info("dockhand serving on %s with %d workers; service %s, issuer %s, realm %s; signing "
+             "with %s (%s, kid %s)",
+             cfg->listen, cfg->workers, cfg->service, cfg->issuer, realm, ring->keys[0].name,
+             key_alg_name(ring->keys[0].alg), ring->keys[0].kid);
+    if (ml.base)
+        event_base_dispatch(ml.base);
+    for (int i = 0; i < 3; i++)
+        if (sigs[i])
+            event_free(sigs[i]);
+    if (ml.base)
+        event_base_free(ml.base);
+    exit_code = 0;
+
+stop:
+    for (int i = 0; i < started; i++)
+        event_active(workers[i].stop_ev, 0, 0);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i].thread, NULL);
+    if (notifier_started) {
+        atomic_store(&nt.stop, true);
+        pthread_join(nt.thread, NULL);
+    }
+out:
+    hashpool_free(st.hp);
+    for (int i = 0; workers && i < cfg->workers; i++)
+        worker_deinit(&workers[i]);
+    free(workers);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    credcache_free(st.cc);
+    ratelimit_free(st.rl);
+    for (int i = 0; i < st.nold; i++)
+        keyring_free(st.old_rings[i]);
+    keyring_free(atomic_load(&st.ring));
+    if (exit_code == 0)
+        log_info("dockhand stopped");
+    return exit_code;
+}

@@ -1,0 +1,892 @@
+#include "dockhand/service.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dockhand/access.h"
+#include "dockhand/db.h"
+#include "dockhand/encoding.h"
+#include "dockhand/names.h"
+
+#define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define ROBOT_COLUMNS                                                                          \
+    "r.id, r.name,"                                                                            \
+    " CASE WHEN r.legacy THEN 'robot$' ELSE"                                                   \
+    " (SELECT value FROM settings WHERE key = 'robot_name_prefix') END || r.name,"             \
+    " r.description, r.level, coalesce(r.project_id, 0), r.duration, r.expires_at,"            \
+    " r.disabled, r.legacy, " TS_SQL("r.creation_time") ", " TS_SQL("r.update_time") ", "      \
+    TS_SQL("r.last_used")
+
+const char *const settings_keys[SETTINGS_COUNT] = {
+    "robot_token_duration",
+    "robot_name_prefix",
+    "token_expiration",
+};
+
+int svc_fail(struct svc_err *err, enum svc_status st, const char *fmt, ...)
+{
+    va_list ap;
+    err->status = st;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return -(int)st;
+}
+
+static int internal(struct svc_err *err)
+{
+    return svc_fail(err, SVC_INTERNAL, "internal server error");
+}
+
+static char *dup_or_null(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+static bool text_ok(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len > max || !utf8_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
+            return false;
+    return true;
+}
+
+/* ---- robots ----------------------------------------------------------------------- */
+
+void robot_deinit(struct robot *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    free(r->full_name);
+    free(r->description);
+    free(r->level);
+    free(r->creation_time);
+    free(r->update_time);
+    free(r->last_used);
+    for (size_t i = 0; i < r->nperms; i++) {
+        for (size_t j = 0; j < r->perms[i].naccess; j++) {
+            free(r->perms[i].access[j].resource);
+            free(r->perms[i].access[j].action);
+        }
+        free(r->perms[i].access);
+        free(r->perms[i].kind);
+        free(r->perms[i].namespace_);
+    }
+    free(r->perms);
+    memset(r, 0, sizeof(*r));
+}
+
+void robot_list_free(struct robot *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        robot_deinit(&list[i]);
+    free(list);
+}
+
+static int robot_from_row(const PGresult *res, int row, struct robot *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    r->name = strdup(PQgetvalue(res, row, 1));
+    r->full_name = strdup(PQgetvalue(res, row, 2));
+    r->description = strdup(PQgetvalue(res, row, 3));
+    r->level = strdup(PQgetvalue(res, row, 4));
+    r->project_id = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+    r->duration = atoi(PQgetvalue(res, row, 6));
+    r->expires_at = strtoll(PQgetvalue(res, row, 7), NULL, 10);
+    r->disabled = PQgetvalue(res, row, 8)[0] == 't';
+    r->legacy = PQgetvalue(res, row, 9)[0] == 't';
+    r->creation_time = dup_or_null(res, row, 10);
+    r->update_time = dup_or_null(res, row, 11);
+    r->last_used = dup_or_null(res, row, 12);
+    if (!r->name || !r->full_name || !r->description || !r->level || !r->creation_time ||
+        !r->update_time)
+        return DH_ERR_NOMEM;
+    return 0;
+}
+
+/* Loads r's permissions, grouped by (kind, namespace). */
+static int robot_load_perms(PGconn *db, struct robot *r)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, r->id);
+    const char *p[] = {idbuf};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "SELECT rp.kind,"
+                            " CASE WHEN rp.kind = 'system' THEN '/' WHEN rp.all_projects THEN '*'"
+                            " ELSE p.name END AS ns, rp.resource, rp.action"
+                            " FROM robot_permissions rp LEFT JOIN projects p ON p.id = rp.project_id"
+                            " WHERE rp.robot_id = $1 ORDER BY 1, 2, 3, 4",
+                            1, p);
+    if (!res)
+        return DH_ERR_DB;
+    int n = PQntuples(res), rc = 0;
+    r->perms = calloc((size_t)n + 1, sizeof(*r->perms));
+    if (!r->perms) {
+        rc = DH_ERR_NOMEM;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *kind = PQgetvalue(res, i, 0), *ns = PQgetvalue(res, i, 1);
+        struct robot_permission *pm = r->nperms ? &r->perms[r->nperms - 1] : NULL;
+        if (!pm || strcmp(pm->kind, kind) != 0 || strcmp(pm->namespace_, ns) != 0) {
+            pm = &r->perms[r->nperms++];
+            pm->kind = strdup(kind);
+            pm->namespace_ = strdup(ns);
+            pm->access = calloc((size_t)n, sizeof(*pm->access));
+            if (!pm->kind || !pm->namespace_ || !pm->access) {
+                rc = DH_ERR_NOMEM;
+                goto out;
+            }
+        }
+        struct robot_access *a = &pm->access[pm->naccess++];
+        a->resource = strdup(PQgetvalue(res, i, 2));
+        a->action = strdup(PQgetvalue(res, i, 3));
+        if (!a->resource || !a->action) {
+            rc = DH_ERR_NOMEM;
+            goto out;
+        }
+    }
+out:
+    PQclear(res);
+    return rc;
+}
+
+static int robot_fetch(PGconn *db, const char *where, const char *param, struct robot *out,
+                       struct svc_err *err)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "SELECT " ROBOT_COLUMNS " FROM robots r WHERE %s", where);
+    const char *p[] = {param};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, 1, p);
+    if (!res)
+        return internal(err);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return svc_fail(err, SVC_NOT_FOUND, "robot not found");
+    }
+    int rc = robot_from_row(res, 0, out);
+    PQclear(res);
+    if (rc == 0)
+        rc = robot_load_perms(db, out);
+    if (rc < 0) {
+        robot_deinit(out);
+        return internal(err);
+    }
+    return 0;
+}
+
+int robot_get(PGconn *db, int64_t id, struct robot *out, struct svc_err *err)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    return robot_fetch(db, "r.id = $1", idbuf, out, err);
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s || strlen(s) > 18)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+int robot_find(PGconn *db, const char *ref, struct robot *out, struct svc_err *err)
+{
+    if (!text_ok(ref, LOGIN_MAX_LEN))
+        return svc_fail(err, SVC_BAD_REQUEST, "invalid robot reference");
+    if (all_digits(ref))
+        return robot_get(db, strtoll(ref, NULL, 10), out, err);
+    return robot_fetch(db,
+                       "r.name = $1 OR (CASE WHEN r.legacy THEN 'robot$' ELSE"
+                       " (SELECT value FROM settings WHERE key = 'robot_name_prefix') END"
+                       " || r.name) = $1 ORDER BY r.name = $1 DESC LIMIT 1",
+                       ref, out, err);
+}
+
+/* Checks one permission list against the rules for level; resolves nothing yet. */
+static int perms_validate(const char *level, const struct robot_permission *perms, size_t n,
+                          struct svc_err *err)
+{
+    bool project_level = strcmp(level, "project") == 0;
+    if (n == 0)
+        return svc_fail(err, SVC_BAD_REQUEST, "permissions must not be empty");
+    if (n > ROBOT_MAX_PERMS)
+        return svc_fail(err, SVC_BAD_REQUEST, "at most %d permission entries", ROBOT_MAX_PERMS);
+    if (project_level && n != 1)
+        return svc_fail(err, SVC_BAD_REQUEST, "a project robot has permissions on exactly one project");
+    for (size_t i = 0; i < n; i++) {
+        const struct robot_permission *p = &perms[i];
+        bool system = p->kind && strcmp(p->kind, "system") == 0;
+        if (!p->kind || (!system && strcmp(p->kind, "project") != 0))
+            return svc_fail(err, SVC_BAD_REQUEST, "permission kind must be project or system");
+        if (!p->namespace_ || !*p->namespace_)
+            return svc_fail(err, SVC_BAD_REQUEST, "permission namespace must not be empty");
+        if (system && (project_level || strcmp(p->namespace_, "/") != 0))
+            return svc_fail(err, SVC_BAD_REQUEST,
+                            "system permissions belong to system robots, namespace \"/\"");
+        if (!system && strcmp(p->namespace_, "*") == 0 && project_level)
+            return svc_fail(err, SVC_BAD_REQUEST, "a project robot cannot cover all projects");
+        if (!system && strcmp(p->namespace_, "*") != 0 && !name_valid(p->namespace_))
+            return svc_fail(err, SVC_BAD_REQUEST, "invalid project name in permissions");
+        if (p->naccess == 0)
+            return svc_fail(err, SVC_BAD_REQUEST, "permission access must not be empty");
+        if (p->naccess > ROBOT_MAX_ACCESS)
+            return svc_fail(err, SVC_BAD_REQUEST, "at most %d access entries per namespace",
+                            ROBOT_MAX_ACCESS);
+        for (size_t j = 0; j < p->naccess; j++) {
+            const struct robot_access *a = &p->access[j];
+            if (!a->resource || !a->action || !access_perm_known(a->resource, a->action, system))
+                return svc_fail(err, SVC_BAD_REQUEST, "unknown permission %.40s:%.40s",
+                                a->resource ? a->resource : "", a->action ? a->action : "");
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(perms[k].kind, p->kind) == 0 &&
+                strcmp(perms[k].namespace_, p->namespace_) == 0)
+                return svc_fail(err, SVC_BAD_REQUEST, "namespace %.60s listed twice",
+                                p->namespace_);
+    }
+    return 0;
+}
+
+/* Inserts perms for robot id (inside the caller's transaction). Returns 0, or fails
+ * with 404 for an unknown project. */
+static int perms_insert(PGconn *db, const char *idbuf, const struct robot_permission *perms,
+                        size_t n, struct svc_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct robot_permission *p = &perms[i];
+        for (size_t j = 0; j < p->naccess; j++) {
+            const char *params[] = {idbuf, p->kind, p->namespace_, p->access[j].resource,
+                                    p->access[j].action};
+            PGresult *res = db_exec(
+                db, PGRES_TUPLES_OK,
+                "INSERT INTO robot_permissions (robot_id, kind, project_id, all_projects,"
+                " resource, action)"
+                " SELECT $1, $2, p.id, $2 = 'project' AND $3 = '*', $4, $5"
+                " FROM (SELECT NULL::bigint AS id WHERE $2 = 'system' OR $3 = '*'"
+                "       UNION ALL SELECT id FROM projects WHERE $2 = 'project' AND name = $3) p"
+                " ON CONFLICT DO NOTHING RETURNING 1",
+                5, params);
+            if (!res)
+                return internal(err);
+            bool inserted = PQntuples(res) > 0;
+            PQclear(res);
+            if (!inserted && j == 0 && strcmp(p->kind, "project") == 0 &&
+                strcmp(p->namespace_, "*") != 0)
+                return svc_fail(err, SVC_NOT_FOUND, "project %.100s not found", p->namespace_);
+        }
+    }
+    return 0;
+}
+
+static int duration_resolve(PGconn *db, bool set, int64_t value, int64_t *out, struct svc_err *err)
+{
+    if (!set) {
+        char *v = NULL;
+        int rc = settings_get(db, "robot_token_duration", &v, err);
+        if (rc < 0)
+            return rc;
+        value = strtoll(v, NULL, 10);
+        free(v);
+    }
+    if (value != -1 && (value < 1 || value > ROBOT_DURATION_MAX))
+        return svc_fail(err, SVC_BAD_REQUEST,
+                        "duration must be -1 (never expires) or 1 to %d days", ROBOT_DURATION_MAX);
+    *out = value;
+    return 0;
+}
+
+int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
+                 char secret[SECRET_GEN_LEN + 1], struct svc_err *err)
+{
+    char *hash = NULL, *stored = NULL;
+    int64_t duration;
+    int rc;
+    bool project_level;
+
+    memset(out, 0, sizeof(*out));
+    secret[0] = '\0';
+    if (!spec->name || !name_valid(spec->name))
+        return svc_fail(err, SVC_BAD_REQUEST,
+                        "invalid robot name: use 1-255 of a-z 0-9 and . _ - between them");
+    if (!spec->level ||
+        (strcmp(spec->level, "system") != 0 && strcmp(spec->level, "project") != 0))
+        return svc_fail(err, SVC_BAD_REQUEST, "level must be system or project");
+    project_level = strcmp(spec->level, "project") == 0;
+    if (spec->description && !text_ok(spec->description, ROBOT_DESCRIPTION_MAX))
+        return svc_fail(err, SVC_BAD_REQUEST, "description must be UTF-8 text of at most %d bytes",
+                        ROBOT_DESCRIPTION_MAX);
+    rc = perms_validate(spec->level, spec->perms, spec->nperms, err);
+    if (rc < 0)
+        return rc;
+    rc = duration_resolve(db, spec->duration_set, spec->duration, &duration, err);
+    if (rc < 0)
+        return rc;
+
+    stored = project_level ? name_project_robot(spec->perms[0].namespace_, spec->name)
+                           : strdup(spec->name);
+    if (!stored)
+        return internal(err);
+    if (strlen(stored) > NAME_MAX_LEN) {
+        rc = svc_fail(err, SVC_BAD_REQUEST, "robot name too long");
+        goto out;
+    }
+    if (secret_generate(secret) < 0 ||
+        secret_hash(secret, SECRET_GEN_LEN, SECRET_ITER_GENERATED, &hash) < 0) {
+        rc = internal(err);
+        goto out;
+    }
+
+    if (db_begin(db) < 0) {
+        rc = internal(err);
+        goto out;
+    }
+    char durbuf[24], pidbuf[24] = "";
+    snprintf(durbuf, sizeof(durbuf), "%" PRId64, duration);
+    if (project_level) {
+        const char *pp[] = {spec->perms[0].namespace_};
+        PGresult *pr = db_exec(db, PGRES_TUPLES_OK, "SELECT id FROM projects WHERE name = $1", 1,
+                               pp);
+        bool found = pr && PQntuples(pr) > 0;
+        if (found)
+            snprintf(pidbuf, sizeof(pidbuf), "%s", PQgetvalue(pr, 0, 0));
+        PQclear(pr);
+        if (!found) {
+            db_rollback(db);
+            rc = pr ? svc_fail(err, SVC_NOT_FOUND, "project %.100s not found",
+                               spec->perms[0].namespace_)
+                    : internal(err);
+            goto out;
+        }
+    }
+    const char *params[] = {stored, spec->description ? spec->description : "", spec->level,
+                            project_level ? pidbuf : NULL, hash, durbuf};
+    PGresult *res = db_exec(
+        db, PGRES_TUPLES_OK,
+        "INSERT INTO robots (name, description, level, project_id, secret_hash, duration,"
+        " expires_at)"
+        " VALUES ($1, $2, $3, $4::bigint, $5, $6::integer,"
+        "  CASE WHEN $6::integer = -1 THEN -1"
+        "  ELSE extract(epoch FROM now())::bigint + $6::bigint * 86400 END)"
+        " ON CONFLICT (name) DO NOTHING RETURNING id",
+        6, params);
+    if (!res || PQntuples(res) == 0) {
+        rc = res ? svc_fail(err, SVC_CONFLICT, "a robot named %.100s already exists", stored)
+                 : internal(err);
+        PQclear(res);
+        db_rollback(db);
+        goto out;
+    }
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    rc = perms_insert(db, idbuf, spec->perms, spec->nperms, err);
+    if (rc < 0) {
+        db_rollback(db);
+        goto out;
+    }
+    if (db_commit(db) < 0) {
+        rc = internal(err);
+        goto out;
+    }
+    rc = robot_get(db, strtoll(idbuf, NULL, 10), out, err);
+out:
+    if (rc < 0)
+        secret[0] = '\0';
+    free(hash);
+    free(stored);
+    return rc;
+}
+
+int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, size_t *n,
+               int64_t *total, struct svc_err *err)
+{
+    static const char *const sortable[] = {"name", "creation_time", "expires_at", "update_time",
+                                           "id"};
+    char sql[2048], pagebuf[24], offbuf[24], pidbuf[24];
+    const char *params[6];
+    int np = 0;
+    size_t len;
+
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    const char *order = "r.name";
+    bool desc = false;
+    if (f->sort && *f->sort) {
+        const char *s = f->sort;
+        if (*s == '-') {
+            desc = true;
+            s++;
+        }
+        order = NULL;
+        for (size_t i = 0; i < DH_ARRAY_SIZE(sortable); i++)
+            if (strcmp(s, sortable[i]) == 0)
+                order = sortable[i];
+        if (!order)
+            return svc_fail(err, SVC_BAD_REQUEST,
+                            "sort must be one of name, creation_time, expires_at, update_time, id");
+    }
+
+    len = (size_t)snprintf(sql, sizeof(sql),
+                           "SELECT " ROBOT_COLUMNS ", count(*) OVER () FROM robots r WHERE true");
+    if (f->name_part) {
+        params[np++] = f->name_part;
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+                                " AND strpos(r.name, $%d) > 0", np);
+    }
+    if (f->name_exact) {
+        params[np++] = f->name_exact;
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.name = $%d", np);
+    }
+    if (f->level) {
+        params[np++] = f->level;
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.level = $%d", np);
+    }
+    if (f->project_id) {
+        snprintf(pidbuf, sizeof(pidbuf), "%" PRId64, f->project_id);
+        params[np++] = pidbuf;
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.project_id = $%d", np);
+    }
+    len += (size_t)snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s%s, r.id", 
+                            strchr(order, '.') ? "" : "r.", order, desc ? " DESC" : "");
+    if (f->page_size > 0) {
+        int64_t page = f->page > 0 ? f->page : 1;
+        snprintf(pagebuf, sizeof(pagebuf), "%" PRId64, f->page_size);
+        snprintf(offbuf, sizeof(offbuf), "%" PRId64, (page - 1) * f->page_size);
+        params[np++] = pagebuf;
+        params[np++] = offbuf;
+        snprintf(sql + len, sizeof(sql) - len, " LIMIT $%d OFFSET $%d", np - 1, np);
+    }
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, np, params);
+    if (!res)
+        return internal(err);
+    int rows = PQntuples(res);
+    struct robot *list = calloc((size_t)rows + 1, sizeof(*list));
+    int rc = list ? 0 : DH_ERR_NOMEM;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        rc = robot_from_row(res, i, &list[i]);
+        if (rc == 0)
+            rc = robot_load_perms(db, &list[i]);
+        *n = (size_t)i + 1;
+    }
+    if (rows > 0)
+        *total = strtoll(PQgetvalue(res, 0, 13), NULL, 10);
+    PQclear(res);
+    if (rc < 0) {
+        robot_list_free(list, *n);
+        *n = 0;
+        return internal(err);
+    }
+    if (rows == 0 && f->page_size > 0 && f->page > 1) {
+        /* Past the last page: still report the total. */
+        PGresult *c = db_exec(db, PGRES_TUPLES_OK, "SELECT count(*) FROM robots", 0, NULL);
+        if (c)
+            *total = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
+        PQclear(c);
+    }
+    *out = list;
+    return 0;
+}
+
+int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct svc_err *err)
+{
+    struct robot cur;
+    int rc = robot_get(db, id, &cur, err);
+    if (rc < 0)
+        return rc;
+    char idbuf[24], durbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+
+    if (ch->description && !text_ok(ch->description, ROBOT_DESCRIPTION_MAX)) {
+        rc = svc_fail(err, SVC_BAD_REQUEST, "description must be UTF-8 text of at most %d bytes",
+                      ROBOT_DESCRIPTION_MAX);
+        goto out;
+    }
+    int64_t duration = cur.duration;
+    if (ch->duration_set) {
+        rc = duration_resolve(db, true, ch->duration, &duration, err);
+        if (rc < 0)
+            goto out;
+    }
+    if (ch->perms_set) {
+        rc = perms_validate(cur.level, ch->perms, ch->nperms, err);
+        if (rc < 0)
+            goto out;
+        if (strcmp(cur.level, "project") == 0) {
+            /* A project robot stays on its own project. */
+            const char *proj_end = strchr(cur.name, '+');
+            size_t plen = proj_end ? (size_t)(proj_end - cur.name) : 0;
+            if (strlen(ch->perms[0].namespace_) != plen ||
+                strncmp(ch->perms[0].namespace_, cur.name, plen) != 0) {
+                rc = svc_fail(err, SVC_BAD_REQUEST, "a project robot cannot change its project");
+                goto out;
+            }
+        }
+    }
+    snprintf(durbuf, sizeof(durbuf), "%" PRId64, duration);
+
+    if (db_begin(db) < 0) {
+        rc = internal(err);
+        goto out;
+    }
+    const char *params[] = {
+        idbuf, ch->description, durbuf,
+        ch->disabled_set ? (ch->disabled ? "t" : "f") : NULL,
+    };
+    /* Disabling bumps cred_version: refresh tokens die with it and stay dead. */
+    PGresult *res = db_exec(
+        db, PGRES_COMMAND_OK,
+        "UPDATE robots SET description = coalesce($2, description),"
+        " duration = $3::integer,"
+        " expires_at = CASE WHEN $3::integer = -1 THEN -1"
+        "   ELSE extract(epoch FROM creation_time)::bigint + $3::bigint * 86400 END,"
+        " cred_version = cred_version + CASE WHEN $4::boolean AND NOT disabled THEN 1 ELSE 0 END,"
+        " disabled = coalesce($4::boolean, disabled),"
+        " update_time = now()"
+        " WHERE id = $1",
+        4, params);
+    if (!res) {
+        db_rollback(db);
+        rc = internal(err);
+        goto out;
+    }
+    PQclear(res);
+    if (ch->perms_set) {
+        const char *p1[] = {idbuf};
+        res = db_exec(db, PGRES_COMMAND_OK, "DELETE FROM robot_permissions WHERE robot_id = $1", 1,
+                      p1);
+        if (!res) {
+            db_rollback(db);
+            rc = internal(err);
+            goto out;
+        }
+        PQclear(res);
+        rc = perms_insert(db, idbuf, ch->perms, ch->nperms, err);
+        if (rc < 0) {
+            db_rollback(db);
+            goto out;
+        }
+    }
+    rc = db_commit(db) < 0 ? internal(err) : 0;
+out:
+    robot_deinit(&cur);
+    return rc;
+}
+
+int robot_delete(PGconn *db, int64_t id, struct svc_err *err)
+{
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK, "DELETE FROM robots WHERE id = $1 RETURNING id",
+                            1, p);
+    if (!res)
+        return internal(err);
+    int found = PQntuples(res);
+    PQclear(res);
+    return found ? 0 : svc_fail(err, SVC_NOT_FOUND, "robot not found");
+}
+
+int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manual_len,
+                         char secret_out[SECRET_GEN_LEN + 1], struct svc_err *err)
+{
+    char *hash = NULL;
+    int rc;
+
+    secret_out[0] = '\0';
+    if (manual) {
+        const char *why = secret_policy_check(manual, manual_len);
+        if (why)
+            return svc_fail(err, SVC_BAD_REQUEST, "%s", why);
+        rc = secret_hash(manual, manual_len, SECRET_ITER_MANUAL, &hash);
+    } else {
+        rc = secret_generate(secret_out);
+        if (rc == 0)
+            rc = secret_hash(secret_out, SECRET_GEN_LEN, SECRET_ITER_GENERATED, &hash);
+    }
+    if (rc < 0) {
+        secret_out[0] = '\0';
+        return internal(err);
+    }
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    const char *p[] = {idbuf, hash};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "UPDATE robots SET secret_hash = $2, cred_version = cred_version + 1,"
+                            " update_time = now() WHERE id = $1 RETURNING id",
+                            2, p);
+    free(hash);
+    if (!res) {
+        secret_out[0] = '\0';
+        return internal(err);
+    }
+    int found = PQntuples(res);
+    PQclear(res);
+    if (!found) {
+        secret_out[0] = '\0';
+        return svc_fail(err, SVC_NOT_FOUND, "robot not found");
+    }
+    return 0;
+}
+
+/* ---- projects --------------------------------------------------------------------- */
+
+#define PROJECT_COLUMNS                                                                        \
+    "p.id, p.name, p.public, " TS_SQL("p.creation_time") ", " TS_SQL("p.update_time")           \
+    ", (SELECT count(*) FROM robots r WHERE r.project_id = p.id)"
+
+void project_deinit(struct project *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->creation_time);
+    free(p->update_time);
+    memset(p, 0, sizeof(*p));
+}
+
+void project_list_free(struct project *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        project_deinit(&list[i]);
+    free(list);
+}
+
+static int project_from_row(const PGresult *res, int row, struct project *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    p->name = strdup(PQgetvalue(res, row, 1));
+    p->public_ = PQgetvalue(res, row, 2)[0] == 't';
+    p->creation_time = strdup(PQgetvalue(res, row, 3));
+    p->update_time = strdup(PQgetvalue(res, row, 4));
+    p->robot_count = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+    return p->name && p->creation_time && p->update_time ? 0 : DH_ERR_NOMEM;
+}
+
+int project_create(PGconn *db, const char *name, bool public_, struct project *out,
+                   struct svc_err *err)
+{
+    if (!name || !name_valid(name))
+        return svc_fail(err, SVC_BAD_REQUEST,
+                        "invalid project name: use 1-255 of a-z 0-9 and . _ - between them");
+    const char *p[] = {name, public_ ? "t" : "f"};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "INSERT INTO projects (name, public) VALUES ($1, $2)"
+                            " ON CONFLICT (name) DO NOTHING RETURNING id",
+                            2, p);
+    if (!res)
+        return internal(err);
+    int created = PQntuples(res);
+    PQclear(res);
+    if (!created)
+        return svc_fail(err, SVC_CONFLICT, "project %s already exists", name);
+    return out ? project_get(db, name, out, err) : 0;
+}
+
+int project_get(PGconn *db, const char *ref, struct project *out, struct svc_err *err)
+{
+    if (!text_ok(ref, NAME_MAX_LEN))
+        return svc_fail(err, SVC_BAD_REQUEST, "invalid project reference");
+    const char *p[] = {ref};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            all_digits(ref) ? "SELECT " PROJECT_COLUMNS
+                                              " FROM projects p WHERE p.id = $1::bigint"
+                                            : "SELECT " PROJECT_COLUMNS
+                                              " FROM projects p WHERE p.name = $1",
+                            1, p);
+    if (!res)
+        return internal(err);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return svc_fail(err, SVC_NOT_FOUND, "project not found");
+    }
+    int rc = project_from_row(res, 0, out);
+    PQclear(res);
+    return rc < 0 ? internal(err) : 0;
+}
+
+int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_size,
+                 struct project **out, size_t *n, int64_t *total, struct svc_err *err)
+{
+    char limbuf[24], offbuf[24];
+    if (page < 1)
+        page = 1;
+    snprintf(limbuf, sizeof(limbuf), "%" PRId64, page_size > 0 ? page_size : INT64_MAX / 2);
+    snprintf(offbuf, sizeof(offbuf), "%" PRId64, page_size > 0 ? (page - 1) * page_size : 0);
+    const char *p[] = {name_part, limbuf, offbuf};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "SELECT " PROJECT_COLUMNS ", count(*) OVER () FROM projects p"
+                            " WHERE $1::text IS NULL OR strpos(p.name, $1) > 0"
+                            " ORDER BY p.name LIMIT $2::bigint OFFSET $3::bigint",
+                            3, p);
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    if (!res)
+        return internal(err);
+    int rows = PQntuples(res), rc = 0;
+    struct project *list = calloc((size_t)rows + 1, sizeof(*list));
+    if (!list)
+        rc = DH_ERR_NOMEM;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        rc = project_from_row(res, i, &list[i]);
+        *n = (size_t)i + 1;
+    }
+    if (rows > 0)
+        *total = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+    PQclear(res);
+    if (rc < 0) {
+        project_list_free(list, *n);
+        *n = 0;
+        return internal(err);
+    }
+    *out = list;
+    return 0;
+}
+
+int project_delete(PGconn *db, const char *ref, struct svc_err *err)
+{
+    struct project p;
+    int rc = project_get(db, ref, &p, err);
+    if (rc < 0)
+        return rc;
+    char idbuf[24];
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, p.id);
+    project_deinit(&p);
+    const char *params[] = {idbuf};
+    /* Project robots and every permission on the project go with it (ON DELETE CASCADE). */
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "DELETE FROM projects WHERE id = $1 RETURNING id", 1, params);
+    if (!res)
+        return internal(err);
+    int found = PQntuples(res);
+    PQclear(res);
+    return found ? 0 : svc_fail(err, SVC_NOT_FOUND, "project not found");
+}
+
+/* ---- settings --------------------------------------------------------------------- */
+
+static bool settings_known(const char *key)
+{
+    for (size_t i = 0; i < SETTINGS_COUNT; i++)
+        if (strcmp(key, settings_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+int settings_get(PGconn *db, const char *key, char **value, struct svc_err *err)
+{
+    *value = NULL;
+    if (!settings_known(key))
+        return svc_fail(err, SVC_BAD_REQUEST, "unknown setting %.64s", key);
+    const char *p[] = {key};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK, "SELECT value FROM settings WHERE key = $1", 1, p);
+    if (!res || PQntuples(res) == 0) {
+        PQclear(res);
+        return internal(err);
+    }
+    *value = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return *value ? 0 : internal(err);
+}
+
+static bool int_in(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    if (!*v || strlen(v) > 12)
+        return false;
+    long x = strtol(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        return false;
+    *out = x;
+    return true;
+}
+
+int settings_set(PGconn *db, const char *key, const char *value, struct svc_err *err)
+{
+    long x;
+    char norm[24];
+    if (!settings_known(key))
+        return svc_fail(err, SVC_BAD_REQUEST, "unknown setting %.64s", key);
+    if (strcmp(key, "robot_name_prefix") == 0) {
+        if (!name_prefix_valid(value))
+            return svc_fail(err, SVC_BAD_REQUEST,
+                            "robot_name_prefix must be 1-%d printable ASCII characters without"
+                            " spaces or ':'",
+                            PREFIX_MAX_LEN);
+    } else if (strcmp(key, "robot_token_duration") == 0) {
+        if (!int_in(value, -1, ROBOT_DURATION_MAX, &x) || x == 0)
+            return svc_fail(err, SVC_BAD_REQUEST,
+                            "robot_token_duration must be -1 (never) or 1 to %d days",
+                            ROBOT_DURATION_MAX);
+        snprintf(norm, sizeof(norm), "%ld", x);
+        value = norm;
+    } else {
+        if (!int_in(value, 1, 1440, &x))
+            return svc_fail(err, SVC_BAD_REQUEST, "token_expiration must be 1 to 1440 minutes");
+        snprintf(norm, sizeof(norm), "%ld", x);
+        value = norm;
+    }
+    const char *p[] = {key, value};
+    PGresult *res = db_exec(db, PGRES_COMMAND_OK,
+                            "UPDATE settings SET value = $2 WHERE key = $1", 2, p);
+    if (!res)
+        return internal(err);
+    PQclear(res);
+    return 0;
+}
+
+/* ---- JSON models ------------------------------------------------------------------ */
+
+json_t *robot_to_json(const struct robot *r)
+{
+    json_t *perms = json_array();
+    for (size_t i = 0; perms && i < r->nperms; i++) {
+        json_t *access = json_array();
+        for (size_t j = 0; access && j < r->perms[i].naccess; j++)
+            json_array_append_new(access, json_pack("{s:s, s:s}", "resource",
+                                                    r->perms[i].access[j].resource, "action",
+                                                    r->perms[i].access[j].action));
+        json_array_append_new(perms, json_pack("{s:s, s:s, s:o}", "kind", r->perms[i].kind,
+                                               "namespace", r->perms[i].namespace_, "access",
+                                               access ? access : json_array()));
+    }
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:b, s:b, s:I, s:o, s:s, s:s}", "id",
+                          (json_int_t)r->id, "name", r->full_name, "description", r->description,
+                          "level", r->level, "duration", (json_int_t)r->duration, "editable", 1,
+                          "disable", r->disabled, "expires_at", (json_int_t)r->expires_at,
+                          "permissions", perms ? perms : json_array(), "creation_time",
+                          r->creation_time, "update_time", r->update_time);
+    return o;
+}
+
+json_t *robot_created_json(const struct robot *r, const char *secret)
+{
+    json_t *o = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)r->id, "name", r->full_name,
+                          "creation_time", r->creation_time, "expires_at",
+                          (json_int_t)r->expires_at);
+    if (o && secret)
+        json_object_set_new(o, "secret", json_string(secret));
+    return o;
+}
+
+json_t *project_to_json(const struct project *p)
+{
+    return json_pack("{s:I, s:s, s:{s:s}, s:s, s:s, s:I}", "project_id", (json_int_t)p->id,
+                     "name", p->name, "metadata", "public", p->public_ ? "true" : "false",
+                     "creation_time", p->creation_time, "update_time", p->update_time,
+                     "robot_count", (json_int_t)p->robot_count);
+}
