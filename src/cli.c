@@ -36,7 +36,8 @@ static const char usage_text[] =
     "               [--description TEXT] [--export FILE]\n"
     "  robot list [--search PART] [--level system|project]\n"
     "  robot show ROBOT                       ROBOT: id, name, or name with prefix\n"
-    "  robot update ROBOT [--description T] [--duration D] [--project ...]... [--all-projects ...]\n"
+    "  robot update ROBOT [--description T] [--duration D] [--project ...]... [--all-projects "
+    "...]\n"
     "               [--catalog]               permissions are replaced when any is given\n"
     "  robot disable|enable|delete ROBOT\n"
     "  robot refresh-secret ROBOT [--secret-stdin] [--export FILE]\n"
@@ -370,8 +371,8 @@ static int cmd_keygen(const struct config *cfg, int argc, char **argv)
         return usage("keygen takes no arguments");
     const char *alg = opt_get(&o, "--alg"), *cn = opt_get(&o, "--cn");
     int64_t days = 3650;
-    if (opt_get(&o, "--days") && (!parse_int64(opt_get(&o, "--days"), &days) || days < 1 ||
-                                  days > 36500))
+    if (opt_get(&o, "--days") &&
+        (!parse_int64(opt_get(&o, "--days"), &days) || days < 1 || days > 36500))
         return usage("--days takes 1 to 36500");
     char name[256];
     if (keys_generate(cfg->keys_dir, alg ? alg : "ES256", cn ? cn : "dockhand token signer",
@@ -442,8 +443,7 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
                 json_array_append_new(arr, project_to_json(&list[i]));
             else
                 printf("%-8" PRId64 " %-40s %-8s %-8" PRId64 " %s\n", list[i].id, list[i].name,
-                       list[i].public_ ? "yes" : "no", list[i].robot_count,
-                       list[i].creation_time);
+                       list[i].public_ ? "yes" : "no", list[i].robot_count, list[i].creation_time);
         }
         if (json_out(cfg))
             print_json(arr);
@@ -489,8 +489,8 @@ static int read_secret_stdin(char *buf, size_t cap, size_t *len)
 
 static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv)
 {
-    static const char *const vf[] = {"--level", "--project", "--all-projects", "--duration",
-                                     "--description", "--export", "--search", NULL};
+    static const char *const vf[] = {"--level",       "--project", "--all-projects", "--duration",
+                                     "--description", "--export",  "--search",       NULL};
     static const char *const bf[] = {"--catalog", "--secret-stdin", NULL};
     struct opts o;
     struct svc_err err = {0};
@@ -572,8 +572,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
         rc = 0;
     } else if (o.npos == 2 && (strcmp(sub, "show") == 0 || strcmp(sub, "update") == 0 ||
                                strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0 ||
-                               strcmp(sub, "delete") == 0 ||
-                               strcmp(sub, "refresh-secret") == 0)) {
+                               strcmp(sub, "delete") == 0 || strcmp(sub, "refresh-secret") == 0)) {
         rc = robot_resolve(db, o.pos[1], &r);
         if (rc)
             goto out;
@@ -601,9 +600,10 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
             if (use_manual) {
                 int r2 = read_secret_stdin(manual, sizeof(manual) - 1, &mlen);
                 if (r2 < 0) {
-                    fprintf(stderr, r2 == DH_ERR_TOOBIG
-                                        ? "dockhand: the secret is longer than %d characters\n"
-                                        : "dockhand: cannot read the secret (%d)\n",
+                    fprintf(stderr,
+                            r2 == DH_ERR_TOOBIG
+                                ? "dockhand: the secret is longer than %d characters\n"
+                                : "dockhand: cannot read the secret (%d)\n",
                             SECRET_MANUAL_MAX);
                     rc = 1;
                     goto out;
@@ -742,8 +742,9 @@ int cli_main(struct config *cfg, int argc, char **argv)
         return 1;
     int v = db_schema_version(db), rc;
     if (v != db_schema_expected()) {
-        fprintf(stderr, "dockhand: database schema is at version %d, this binary needs %d: run "
-                        "`dockhand migrate`\n",
+        fprintf(stderr,
+                "dockhand: database schema is at version %d, this binary needs %d: run "
+                "`dockhand migrate`\n",
                 v, db_schema_expected());
         rc = 1;
     } else if (project) {

@@ -44,8 +44,14 @@ const struct config_setting config_settings[] = {
 };
 const size_t config_settings_len = DH_ARRAY_SIZE(config_settings);
 
-#define STR(f) {S_STR, offsetof(struct config, f), 0, 0}
-#define INT(f, lo, hi) {S_INT, offsetof(struct config, f), lo, hi}
+#define STR(f)                                                                                     \
+    {                                                                                              \
+        S_STR, offsetof(struct config, f), 0, 0                                                    \
+    }
+#define INT(f, lo, hi)                                                                             \
+    {                                                                                              \
+        S_INT, offsetof(struct config, f), lo, hi                                                  \
+    }
 static const struct setting_slot slots[] = {
     STR(database_url),
     STR(listen),
@@ -87,8 +93,8 @@ static int setting_apply(struct config *cfg, size_t i, const char *value, FILE *
         char *end;
         long v = strtol(value, &end, 10);
         if (!*value || *end || v < s->min || v > s->max) {
-            fprintf(err, "dockhand: %s must be an integer from %d to %d\n",
-                    config_settings[i].env, s->min, s->max);
+            fprintf(err, "dockhand: %s must be an integer from %d to %d\n", config_settings[i].env,
+                    s->min, s->max);
             return DH_ERR_INVALID;
         }
         *(int *)(base + s->offset) = (int)v;

@@ -10,7 +10,7 @@ struct cc_entry {
     unsigned char key[CREDCACHE_KEY_LEN];
     int64_t robot_id;
     int version;
-    struct cc_entry *hnext;             /* hash chain */
+    struct cc_entry *hnext;               /* hash chain */
     struct cc_entry *lru_prev, *lru_next; /* most recent at head */
 };
 

@@ -49,8 +49,8 @@ void log_write(enum log_level level, const char *rid, const char *fmt, ...)
     snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(tv.tv_usec / 1000));
 
     if (log_json) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "time", ts, "level", level_names[level], "msg",
-                              msg);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s}", "time", ts, "level", level_names[level], "msg", msg);
         if (o && rid)
             json_object_set_new(o, "request_id", json_string(rid));
         char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -26,9 +26,9 @@ struct pgconn {
     struct pgpool *pool;
     PGconn *conn;
     enum pgconn_state state;
-    struct event *ev;       /* socket readiness + deadline */
-    struct pgquery *query;  /* in flight (PC_BUSY) */
-    PGresult *result;       /* first result of the query in flight */
+    struct event *ev;      /* socket readiness + deadline */
+    struct pgquery *query; /* in flight (PC_BUSY) */
+    PGresult *result;      /* first result of the query in flight */
     struct timespec retry_at;
 };
 
@@ -243,8 +243,8 @@ static void conn_send(struct pgconn *c, struct pgquery *q)
 {
     c->query = q;
     c->state = PC_BUSY;
-    if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, (const char *const *)q->params,
-                           NULL, NULL, 0)) {
+    if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
+                           NULL, 0)) {
         log_warn("database: %s", PQerrorMessage(c->conn));
         conn_down(c, true);
         return;

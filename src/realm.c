@@ -302,8 +302,7 @@ static void lookup_done(PGresult *res, void *arg)
         return;
     }
     /* Unknown names are verified against a dummy hash so they cost the same. */
-    if (hashpool_verify(t->w->st->hp, t->w->base, t->secret, t->secret_len, hash,
-                        verified, t) < 0)
+    if (hashpool_verify(t->w->st->hp, t->w->base, t->secret, t->secret_len, hash, verified, t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
 }
 
@@ -350,7 +349,8 @@ static unsigned grant_item(struct token_req *t, const struct scope_item *it)
         perms[n].action = buf[n] + (colon - s) + 1;
         n++;
     }
-    unsigned effective = access_effective(perms, n) | access_public(json_is_true(json_array_get(row, 1)));
+    unsigned effective =
+        access_effective(perms, n) | access_public(json_is_true(json_array_get(row, 1)));
     return access_intersect(it->requested, effective);
 }
 
@@ -399,17 +399,16 @@ static void grant_and_reply(struct token_req *t)
         json_t *actions = json_array();
         for (char *save = NULL, *a = strtok_r(acts, ",", &save); a; a = strtok_r(NULL, ",", &save))
             json_array_append_new(actions, json_string(a));
-        json_t *entry = json_pack("{s:s, s:s, s:o}", "type", it->type, "name", it->name,
-                                  "actions", actions);
+        json_t *entry =
+            json_pack("{s:s, s:s, s:o}", "type", it->type, "name", it->name, "actions", actions);
         if (entry && it->cls)
             json_object_set_new(entry, "class", json_string(it->cls));
         json_array_append_new(access, entry);
         if (it->granted) {
             scope_actions_format(it->granted, acts);
             int w = snprintf(scope_out + scope_len, sizeof(scope_out) - scope_len,
-                             "%s%s%s%s%s:%s:%s", scope_len ? " " : "", it->type,
-                             it->cls ? "(" : "", it->cls ? it->cls : "", it->cls ? ")" : "",
-                             it->name, acts);
+                             "%s%s%s%s%s:%s:%s", scope_len ? " " : "", it->type, it->cls ? "(" : "",
+                             it->cls ? it->cls : "", it->cls ? ")" : "", it->name, acts);
             if (w > 0 && (size_t)w < sizeof(scope_out) - scope_len)
                 scope_len += (size_t)w;
         }
@@ -424,8 +423,8 @@ static void grant_and_reply(struct token_req *t)
     jti_new(jti);
     claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O}", "iss", cfg->issuer, "sub",
                        t->anonymous ? "" : t->full_name, "aud", cfg->service, "exp",
-                       (json_int_t)(now + lifetime), "nbf", (json_int_t)now, "iat",
-                       (json_int_t)now, "jti", jti, "access", access);
+                       (json_int_t)(now + lifetime), "nbf", (json_int_t)now, "iat", (json_int_t)now,
+                       "jti", jti, "access", access);
     token = claims ? sign_claims(key, claims) : NULL;
     if (!token)
         goto fail;
@@ -436,10 +435,10 @@ static void grant_and_reply(struct token_req *t)
         } else {
             json_t *rc;
             jti_new(jti);
-            rc = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:i}", "iss", cfg->issuer, "sub",
-                           t->full_name, "aud", cfg->service, "iat", (json_int_t)now, "jti", jti,
-                           "typ", "refresh", "rid", (json_int_t)t->robot_id, "ver",
-                           t->cred_version);
+            rc =
+                json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:i}", "iss", cfg->issuer, "sub",
+                          t->full_name, "aud", cfg->service, "iat", (json_int_t)now, "jti", jti,
+                          "typ", "refresh", "rid", (json_int_t)t->robot_id, "ver", t->cred_version);
             if (rc && t->expires_at != -1)
                 json_object_set_new(rc, "exp", json_integer(t->expires_at));
             refresh = rc ? sign_claims(key, rc) : NULL;
@@ -593,12 +592,14 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
             }
             snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
         } else {
-            reply_error(t, 400, "UNSUPPORTED_GRANT_TYPE", "grant_type must be password or refresh_token");
+            reply_error(t, 400, "UNSUPPORTED_GRANT_TYPE",
+                        "grant_type must be password or refresh_token");
             return;
         }
     } else {
         const char *ot = form_get(&t->form, "offline_token");
-        const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+        const char *auth =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
         t->offline = ot && strcmp(ot, "true") == 0;
         if (!auth) {
             t->anonymous = true;

@@ -39,9 +39,8 @@ static bool rid_acceptable(const char *s)
     size_t n = 0;
     for (; s[n]; n++) {
         char c = s[n];
-        if (n >= REQUEST_ID_MAX ||
-            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
+        if (n >= REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                     (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
             return false;
     }
     return n > 0;
@@ -64,14 +63,22 @@ void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request
 static const char *method_name(enum evhttp_cmd_type m)
 {
     switch (m) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    default: return "OTHER";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "OTHER";
     }
 }
 
@@ -94,8 +101,8 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     /* The query is not logged: it may carry account names clients consider private. */
-    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %.2fms", method_name(evhttp_request_get_command(ctx->req)),
-           path ? path : "-", code, ms);
+    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %.2fms",
+           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, ms);
 
     evhttp_send_reply(ctx->req, code, NULL, out);
     evbuffer_free(out);
@@ -109,7 +116,9 @@ void http_error(struct http_ctx *ctx, int status, const char *code, const char *
     if (text)
         http_reply(ctx, status, NULL, text, strlen(text));
     else
-        http_reply(ctx, 500, NULL, "{\"errors\":[{\"code\":\"INTERNAL\",\"message\":\"internal server error\"}]}", 72);
+        http_reply(ctx, 500, NULL,
+                   "{\"errors\":[{\"code\":\"INTERNAL\",\"message\":\"internal server error\"}]}",
+                   72);
     free(text);
     json_decref(o);
 }
@@ -241,8 +250,8 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
     evhttp_set_max_body_size(w->http, (ev_ssize_t)st->cfg->max_body + 1);
     evhttp_set_timeout(w->http, HTTP_TIMEOUT_S);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(w->http, route, w);
     int fd = dup(listen_fd);
     if (fd < 0)
@@ -336,7 +345,8 @@ static int listen_socket(const char *hostport)
         h[strlen(h) - 1] = '\0';
         h++;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
@@ -379,8 +389,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         }
         /* Workers may hold the old ring for the request at hand: keep it until exit. */
         ml->st->old_rings[ml->st->nold++] = atomic_exchange(&ml->st->ring, ring);
-        log_info("SIGHUP: %zu key(s) loaded; signing with %s (kid %s)", ring->n,
-                 ring->keys[0].name, ring->keys[0].kid);
+        log_info("SIGHUP: %zu key(s) loaded; signing with %s (kid %s)", ring->n, ring->keys[0].name,
+                 ring->keys[0].kid);
         return;
     }
     log_info("signal %d: finishing in-flight requests, then exiting", (int)sig);

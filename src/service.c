@@ -13,13 +13,13 @@
 
 #define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-#define ROBOT_COLUMNS                                                                          \
-    "r.id, r.name,"                                                                            \
-    " CASE WHEN r.legacy THEN 'robot$' ELSE"                                                   \
-    " (SELECT value FROM settings WHERE key = 'robot_name_prefix') END || r.name,"             \
-    " r.description, r.level, coalesce(r.project_id, 0), r.duration, r.expires_at,"            \
-    " r.disabled, r.legacy, " TS_SQL("r.creation_time") ", " TS_SQL("r.update_time") ", "      \
-    TS_SQL("r.last_used")
+#define ROBOT_COLUMNS                                                                              \
+    "r.id, r.name,"                                                                                \
+    " CASE WHEN r.legacy THEN 'robot$' ELSE"                                                       \
+    " (SELECT value FROM settings WHERE key = 'robot_name_prefix') END || r.name,"                 \
+    " r.description, r.level, coalesce(r.project_id, 0), r.duration, r.expires_at,"                \
+    " r.disabled, r.legacy, " TS_SQL("r.creation_time") ", " TS_SQL("r.update_time") ", " TS_SQL(  \
+        "r.last_used")
 
 const char *const settings_keys[SETTINGS_COUNT] = {
     "robot_token_duration",
@@ -119,13 +119,14 @@ static int robot_load_perms(PGconn *db, struct robot *r)
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, r->id);
     const char *p[] = {idbuf};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "SELECT rp.kind,"
-                            " CASE WHEN rp.kind = 'system' THEN '/' WHEN rp.all_projects THEN '*'"
-                            " ELSE p.name END AS ns, rp.resource, rp.action"
-                            " FROM robot_permissions rp LEFT JOIN projects p ON p.id = rp.project_id"
-                            " WHERE rp.robot_id = $1 ORDER BY 1, 2, 3, 4",
-                            1, p);
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK,
+                "SELECT rp.kind,"
+                " CASE WHEN rp.kind = 'system' THEN '/' WHEN rp.all_projects THEN '*'"
+                " ELSE p.name END AS ns, rp.resource, rp.action"
+                " FROM robot_permissions rp LEFT JOIN projects p ON p.id = rp.project_id"
+                " WHERE rp.robot_id = $1 ORDER BY 1, 2, 3, 4",
+                1, p);
     if (!res)
         return DH_ERR_DB;
     int n = PQntuples(res), rc = 0;
@@ -224,7 +225,8 @@ static int perms_validate(const char *level, const struct robot_permission *perm
     if (n > ROBOT_MAX_PERMS)
         return svc_fail(err, SVC_BAD_REQUEST, "at most %d permission entries", ROBOT_MAX_PERMS);
     if (project_level && n != 1)
-        return svc_fail(err, SVC_BAD_REQUEST, "a project robot has permissions on exactly one project");
+        return svc_fail(err, SVC_BAD_REQUEST,
+                        "a project robot has permissions on exactly one project");
     for (size_t i = 0; i < n; i++) {
         const struct robot_permission *p = &perms[i];
         bool system = p->kind && strcmp(p->kind, "system") == 0;
@@ -301,8 +303,8 @@ static int duration_resolve(PGconn *db, bool set, int64_t value, int64_t *out, s
         free(v);
     }
     if (value != -1 && (value < 1 || value > ROBOT_DURATION_MAX))
-        return svc_fail(err, SVC_BAD_REQUEST,
-                        "duration must be -1 (never expires) or 1 to %d days", ROBOT_DURATION_MAX);
+        return svc_fail(err, SVC_BAD_REQUEST, "duration must be -1 (never expires) or 1 to %d days",
+                        ROBOT_DURATION_MAX);
     *out = value;
     return 0;
 }
@@ -320,8 +322,7 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
     if (!spec->name || !name_valid(spec->name))
         return svc_fail(err, SVC_BAD_REQUEST,
                         "invalid robot name: use 1-255 of a-z 0-9 and . _ - between them");
-    if (!spec->level ||
-        (strcmp(spec->level, "system") != 0 && strcmp(spec->level, "project") != 0))
+    if (!spec->level || (strcmp(spec->level, "system") != 0 && strcmp(spec->level, "project") != 0))
         return svc_fail(err, SVC_BAD_REQUEST, "level must be system or project");
     project_level = strcmp(spec->level, "project") == 0;
     if (spec->description && !text_ok(spec->description, ROBOT_DESCRIPTION_MAX))
@@ -356,8 +357,8 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
     snprintf(durbuf, sizeof(durbuf), "%" PRId64, duration);
     if (project_level) {
         const char *pp[] = {spec->perms[0].namespace_};
-        PGresult *pr = db_exec(db, PGRES_TUPLES_OK, "SELECT id FROM projects WHERE name = $1", 1,
-                               pp);
+        PGresult *pr =
+            db_exec(db, PGRES_TUPLES_OK, "SELECT id FROM projects WHERE name = $1", 1, pp);
         bool found = pr && PQntuples(pr) > 0;
         if (found)
             snprintf(pidbuf, sizeof(pidbuf), "%s", PQgetvalue(pr, 0, 0));
@@ -370,17 +371,18 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
             goto out;
         }
     }
-    const char *params[] = {stored, spec->description ? spec->description : "", spec->level,
-                            project_level ? pidbuf : NULL, hash, durbuf};
-    PGresult *res = db_exec(
-        db, PGRES_TUPLES_OK,
-        "INSERT INTO robots (name, description, level, project_id, secret_hash, duration,"
-        " expires_at)"
-        " VALUES ($1, $2, $3, $4::bigint, $5, $6::integer,"
-        "  CASE WHEN $6::integer = -1 THEN -1"
-        "  ELSE extract(epoch FROM now())::bigint + $6::bigint * 86400 END)"
-        " ON CONFLICT (name) DO NOTHING RETURNING id",
-        6, params);
+    const char *params[] = {stored,      spec->description ? spec->description : "",
+                            spec->level, project_level ? pidbuf : NULL,
+                            hash,        durbuf};
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK,
+                "INSERT INTO robots (name, description, level, project_id, secret_hash, duration,"
+                " expires_at)"
+                " VALUES ($1, $2, $3, $4::bigint, $5, $6::integer,"
+                "  CASE WHEN $6::integer = -1 THEN -1"
+                "  ELSE extract(epoch FROM now())::bigint + $6::bigint * 86400 END)"
+                " ON CONFLICT (name) DO NOTHING RETURNING id",
+                6, params);
     if (!res || PQntuples(res) == 0) {
         rc = res ? svc_fail(err, SVC_CONFLICT, "a robot named %.100s already exists", stored)
                  : internal(err);
@@ -443,8 +445,7 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
                            "SELECT " ROBOT_COLUMNS ", count(*) OVER () FROM robots r WHERE true");
     if (f->name_part) {
         params[np++] = f->name_part;
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len,
-                                " AND strpos(r.name, $%d) > 0", np);
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND strpos(r.name, $%d) > 0", np);
     }
     if (f->name_exact) {
         params[np++] = f->name_exact;
@@ -459,7 +460,7 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
         params[np++] = pidbuf;
         len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.project_id = $%d", np);
     }
-    len += (size_t)snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s%s, r.id", 
+    len += (size_t)snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s%s, r.id",
                             strchr(order, '.') ? "" : "r.", order, desc ? " DESC" : "");
     if (f->page_size > 0) {
         int64_t page = f->page > 0 ? f->page : 1;
@@ -542,7 +543,9 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
         goto out;
     }
     const char *params[] = {
-        idbuf, ch->description, durbuf,
+        idbuf,
+        ch->description,
+        durbuf,
         ch->disabled_set ? (ch->disabled ? "t" : "f") : NULL,
     };
     /* Disabling bumps cred_version: refresh tokens die with it and stay dead. */
@@ -590,8 +593,8 @@ int robot_delete(PGconn *db, int64_t id, struct svc_err *err)
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
     const char *p[] = {idbuf};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK, "DELETE FROM robots WHERE id = $1 RETURNING id",
-                            1, p);
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK, "DELETE FROM robots WHERE id = $1 RETURNING id", 1, p);
     if (!res)
         return internal(err);
     int found = PQntuples(res);
@@ -643,9 +646,9 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
 
 /* ---- projects --------------------------------------------------------------------- */
 
-#define PROJECT_COLUMNS                                                                        \
-    "p.id, p.name, p.public, " TS_SQL("p.creation_time") ", " TS_SQL("p.update_time")           \
-    ", (SELECT count(*) FROM robots r WHERE r.project_id = p.id)"
+#define PROJECT_COLUMNS                                                                            \
+    "p.id, p.name, p.public, " TS_SQL("p.creation_time") ", " TS_SQL(                              \
+        "p.update_time") ", (SELECT count(*) FROM robots r WHERE r.project_id = p.id)"
 
 void project_deinit(struct project *p)
 {
@@ -701,12 +704,11 @@ int project_get(PGconn *db, const char *ref, struct project *out, struct svc_err
     if (!text_ok(ref, NAME_MAX_LEN))
         return svc_fail(err, SVC_BAD_REQUEST, "invalid project reference");
     const char *p[] = {ref};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            all_digits(ref) ? "SELECT " PROJECT_COLUMNS
-                                              " FROM projects p WHERE p.id = $1::bigint"
-                                            : "SELECT " PROJECT_COLUMNS
-                                              " FROM projects p WHERE p.name = $1",
-                            1, p);
+    PGresult *res = db_exec(
+        db, PGRES_TUPLES_OK,
+        all_digits(ref) ? "SELECT " PROJECT_COLUMNS " FROM projects p WHERE p.id = $1::bigint"
+                        : "SELECT " PROJECT_COLUMNS " FROM projects p WHERE p.name = $1",
+        1, p);
     if (!res)
         return internal(err);
     if (PQntuples(res) == 0) {
@@ -768,8 +770,8 @@ int project_delete(PGconn *db, const char *ref, struct svc_err *err)
     project_deinit(&p);
     const char *params[] = {idbuf};
     /* Project robots and every permission on the project go with it (ON DELETE CASCADE). */
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "DELETE FROM projects WHERE id = $1 RETURNING id", 1, params);
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK, "DELETE FROM projects WHERE id = $1 RETURNING id", 1, params);
     if (!res)
         return internal(err);
     int found = PQntuples(res);
@@ -841,8 +843,8 @@ int settings_set(PGconn *db, const char *key, const char *value, struct svc_err 
         value = norm;
     }
     const char *p[] = {key, value};
-    PGresult *res = db_exec(db, PGRES_COMMAND_OK,
-                            "UPDATE settings SET value = $2 WHERE key = $1", 2, p);
+    PGresult *res =
+        db_exec(db, PGRES_COMMAND_OK, "UPDATE settings SET value = $2 WHERE key = $1", 2, p);
     if (!res)
         return internal(err);
     PQclear(res);
@@ -875,9 +877,9 @@ json_t *robot_to_json(const struct robot *r)
 
 json_t *robot_created_json(const struct robot *r, const char *secret)
 {
-    json_t *o = json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)r->id, "name", r->full_name,
-                          "creation_time", r->creation_time, "expires_at",
-                          (json_int_t)r->expires_at);
+    json_t *o =
+        json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)r->id, "name", r->full_name,
+                  "creation_time", r->creation_time, "expires_at", (json_int_t)r->expires_at);
     if (o && secret)
         json_object_set_new(o, "secret", json_string(secret));
     return o;
@@ -885,8 +887,8 @@ json_t *robot_created_json(const struct robot *r, const char *secret)
 
 json_t *project_to_json(const struct project *p)
 {
-    return json_pack("{s:I, s:s, s:{s:s}, s:s, s:s, s:I}", "project_id", (json_int_t)p->id,
-                     "name", p->name, "metadata", "public", p->public_ ? "true" : "false",
-                     "creation_time", p->creation_time, "update_time", p->update_time,
-                     "robot_count", (json_int_t)p->robot_count);
+    return json_pack("{s:I, s:s, s:{s:s}, s:s, s:s, s:I}", "project_id", (json_int_t)p->id, "name",
+                     p->name, "metadata", "public", p->public_ ? "true" : "false", "creation_time",
+                     p->creation_time, "update_time", p->update_time, "robot_count",
+                     (json_int_t)p->robot_count);
 }

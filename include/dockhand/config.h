@@ -9,11 +9,11 @@
 
 struct config {
     char *database_url;
-    char *listen;        /* host:port */
-    int workers;         /* 0: online CPUs */
+    char *listen; /* host:port */
+    int workers;  /* 0: online CPUs */
     char *service;
     char *issuer;
-    char *realm;         /* NULL: http://<listen>/service/token */
+    char *realm; /* NULL: http://<listen>/service/token */
     char *keys_dir;
     enum kid_format kid_format;
     int fail_limit_account;
@@ -26,13 +26,13 @@ struct config {
     int cred_cache_size; /* verified credentials kept */
     char *log_level;
     char *log_format;
-    char *output;        /* CLI: "text" | "json" */
+    char *output; /* CLI: "text" | "json" */
 };
 
 struct config_setting {
-    const char *env;     /* DOCKHAND_... */
-    const char *flag;    /* --... */
-    const char *def;     /* default as text, NULL for none */
+    const char *env;  /* DOCKHAND_... */
+    const char *flag; /* --... */
+    const char *def;  /* default as text, NULL for none */
     const char *help;
 };
 

@@ -16,10 +16,10 @@ int log_configure(const char *level, const char *format) DH_MUST_CHECK;
 void log_write(enum log_level level, const char *rid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_at(lvl, rid, ...)                                                                  \
-    do {                                                                                       \
-        if ((lvl) >= log_min_level)                                                            \
-            log_write((lvl), (rid), __VA_ARGS__);                                              \
+#define log_at(lvl, rid, ...)                                                                      \
+    do {                                                                                           \
+        if ((lvl) >= log_min_level)                                                                \
+            log_write((lvl), (rid), __VA_ARGS__);                                                  \
     } while (0)
 #define log_debug(...) log_at(LOG_DEBUG, NULL, __VA_ARGS__)
 #define log_info(...) log_at(LOG_INFO, NULL, __VA_ARGS__)

@@ -32,7 +32,7 @@ struct robot_access {
 };
 
 struct robot_permission {
-    char *kind;      /* "project" or "system" */
+    char *kind;       /* "project" or "system" */
     char *namespace_; /* project name, "*" (all projects) or "/" (system) */
     struct robot_access *access;
     size_t naccess;
@@ -43,7 +43,7 @@ struct robot {
     char *name;      /* stored name, without prefix */
     char *full_name; /* with the prefix that applies to it */
     char *description;
-    char *level;     /* "system" | "project" */
+    char *level;        /* "system" | "project" */
     int64_t project_id; /* 0 for system robots */
     int duration;
     int64_t expires_at; /* -1: never */
@@ -80,11 +80,11 @@ struct robot_change {
 };
 
 struct robot_filter {
-    const char *name_part;  /* substring of the stored name, or NULL */
-    const char *name_exact; /* or NULL */
-    const char *level;      /* or NULL */
-    int64_t project_id;     /* 0: any */
-    const char *sort;       /* "name", "-creation_time", … or NULL */
+    const char *name_part;   /* substring of the stored name, or NULL */
+    const char *name_exact;  /* or NULL */
+    const char *level;       /* or NULL */
+    int64_t project_id;      /* 0: any */
+    const char *sort;        /* "name", "-creation_time", … or NULL */
     int64_t page, page_size; /* 1-based; page_size 0: all */
 };
 
@@ -120,9 +120,11 @@ struct project {
 int project_create(PGconn *db, const char *name, bool public_, struct project *out,
                    struct svc_err *err) DH_MUST_CHECK;
 /* ref: id (digits) or name. */
-int project_get(PGconn *db, const char *ref, struct project *out, struct svc_err *err) DH_MUST_CHECK;
+int project_get(PGconn *db, const char *ref, struct project *out,
+                struct svc_err *err) DH_MUST_CHECK;
 int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_size,
-                 struct project **out, size_t *n, int64_t *total, struct svc_err *err) DH_MUST_CHECK;
+                 struct project **out, size_t *n, int64_t *total,
+                 struct svc_err *err) DH_MUST_CHECK;
 /* Deletes the project, its project robots and every permission on it. */
 int project_delete(PGconn *db, const char *ref, struct svc_err *err) DH_MUST_CHECK;
 void project_deinit(struct project *p);
