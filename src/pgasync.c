@@ -281,8 +281,8 @@ static void dispatch(struct pgpool *pool)
         for (int i = 0; i < pool->size; i++) {
             struct pgconn *c = &pool->conns[i];
             if (c->state == PC_DOWN && ms_until(&c->retry_at) <= 0) {
-                conn_start(c);
-                return;
+                conn_start(c); /* on failure c is down again: the check below sees it */
+                break;
             }
         }
     }

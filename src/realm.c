@@ -149,9 +149,11 @@ static bool refresh_parse(struct token_req *t, const char *tok)
 static int creds_password(struct token_req *t, const char *user, size_t ulen, const char *pass,
                           size_t plen)
 {
-    if (ulen == 0 || ulen > LOGIN_MAX_LEN || !text_clean(user, ulen))
+    /* Empty names and secrets are wrong credentials (401 after the usual lookup and
+     * dummy verification), not malformed requests. */
+    if (ulen > LOGIN_MAX_LEN || !text_clean(user, ulen))
         return 400;
-    if (plen == 0 || plen > SECRET_MAX_LEN || memchr(pass, '\0', plen))
+    if (plen > SECRET_MAX_LEN || memchr(pass, '\0', plen))
         return 400;
     t->login = strndup(user, ulen);
     t->secret = malloc(plen + 1);

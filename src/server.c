@@ -266,9 +266,11 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
 
 static void worker_deinit(struct worker *w)
 {
+    /* The pool first: failing its waiting queries replies to requests that the
+     * evhttp still owns. */
+    pgpool_free(w->pool);
     if (w->http)
         evhttp_free(w->http);
-    pgpool_free(w->pool);
     if (w->stop_ev)
         event_free(w->stop_ev);
     if (w->drain_ev)
