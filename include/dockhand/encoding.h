@@ -10,7 +10,8 @@
 
 /* Standard base64 (RFC 4648 §4), padding optional but correct if present; no
  * whitespace accepted. Writes at most B64_DECODED_CAP(len) bytes to out, sets *outlen,
- * NUL-terminates. Returns 0, or DH_ERR_INVALID on any bad character or length. */
+ * NUL-terminates. Returns 0, or DH_ERR_INVALID on any bad character or length, or
+ * non-zero unused bits in the last character (a non-canonical spelling). */
 int b64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen) DH_MUST_CHECK;
 
 /* base64url without padding (RFC 7515). out needs B64_ENCODED_CAP(len) bytes; returns

@@ -3,7 +3,7 @@
 #pragma once
 #include "dockhand/common.h"
 
-#define FORM_MAX_PAIRS 256        /* more pairs than this: DH_ERR_TOOBIG */
+#define FORM_MAX_PAIRS 256         /* more pairs than this: DH_ERR_TOOBIG */
 #define FORM_MAX_INPUT (64 * 1024) /* longer input than this: DH_ERR_TOOBIG */
 
 struct form_pair {

@@ -49,9 +49,10 @@ int key_kid_thumbprint(EVP_PKEY *pkey, char *out, size_t outcap) DH_MUST_CHECK;
 /* "ES256", "ES384" or "RS256". */
 const char *key_alg_name(enum key_alg alg);
 
-/* Writes a new key (alg "ES256" | "ES384" | "RS256") and a self-signed certificate
- * valid for days, as dir/<name>.key (mode 0600) and dir/<name>.crt, where name is
- * "dockhand-<UTC timestamp>". Creates dir (0700) if missing. Copies the base name
- * into name_out when non-NULL. */
+/* Writes a new key (alg "ES256" | "ES384" | "RS256"; NULL means ES256) and a self-signed
+ * certificate valid for days, as dir/<name>.key (mode 0600) and dir/<name>.crt, where name
+ * is "dockhand-<UTC timestamp>" (plus "-N" when taken). Creates dir (0700) if missing.
+ * Copies the base name into name_out when non-NULL (name_cap ≥ 32). Returns 0,
+ * DH_ERR_INVALID for bad arguments, DH_ERR_CRYPTO, or -errno from the file system. */
 int keys_generate(const char *dir, const char *alg, const char *common_name, int days,
                   char *name_out, size_t name_cap) DH_MUST_CHECK;

@@ -3,22 +3,23 @@
 #pragma once
 #include "dockhand/common.h"
 
-#define SECRET_GEN_LEN 32            /* generated secret, [A-Za-z0-9] */
+#define SECRET_GEN_LEN 32 /* generated secret, [A-Za-z0-9] */
 #define SECRET_MANUAL_MIN 8
 #define SECRET_MANUAL_MAX 128
-#define SECRET_MAX_LEN 1024          /* longest secret ever compared */
-#define SECRET_ITER_GENERATED 4096   /* Harbor's scheme, for ≥ 190-bit secrets */
-#define SECRET_ITER_MANUAL 600000    /* for people-chosen secrets */
-#define SECRET_SALT_LEN 32           /* generated salt, [A-Za-z0-9] */
-#define SECRET_HASH_BYTES 16         /* PBKDF2 output length (Harbor's) */
-#define SECRET_HASH_MAX 256          /* longest stored hash string */
+#define SECRET_MAX_LEN 1024        /* longest secret ever compared */
+#define SECRET_ITER_GENERATED 4096 /* Harbor's scheme, for ≥ 190-bit secrets */
+#define SECRET_ITER_MANUAL 600000  /* for people-chosen secrets */
+#define SECRET_SALT_LEN 32         /* generated salt, [A-Za-z0-9] */
+#define SECRET_HASH_BYTES 16       /* PBKDF2 output length (Harbor's) */
+#define SECRET_HASH_MAX 256        /* longest stored hash string */
 
 /* Fills out with SECRET_GEN_LEN characters of [A-Za-z0-9] from RAND_bytes without
  * modulo bias, with at least one upper, one lower and one digit; NUL-terminated.
  * Returns 0 or DH_ERR_CRYPTO. */
 int secret_generate(char out[SECRET_GEN_LEN + 1]) DH_MUST_CHECK;
 
-/* Random ASCII alphanumeric string of len characters (salts). */
+/* Random ASCII alphanumeric string of len characters (salts), NUL-terminated: out needs
+ * len+1 bytes. Returns 0 or DH_ERR_CRYPTO. */
 int secret_random_alnum(char *out, size_t len) DH_MUST_CHECK;
 
 /* Manual-secret policy: 8..128 bytes, at least one upper, one lower, one digit,
@@ -27,10 +28,12 @@ int secret_random_alnum(char *out, size_t len) DH_MUST_CHECK;
 const char *secret_policy_check(const char *s, size_t len);
 
 /* Hashes secret into "pbkdf2-sha256$<iterations>$<salt>$<hex>" with a fresh salt.
- * *out is heap-allocated. Returns 0, DH_ERR_NOMEM or DH_ERR_CRYPTO. */
+ * *out is heap-allocated. Returns 0, DH_ERR_NOMEM, DH_ERR_CRYPTO, or DH_ERR_INVALID for
+ * iterations 0 or above 10,000,000 or a secret longer than SECRET_MAX_LEN. */
 int secret_hash(const char *secret, size_t len, unsigned iterations, char **out) DH_MUST_CHECK;
 
-/* Same with a given salt (ASCII, no '$'): Harbor import and tests. */
+/* Same with a given salt (1..128 printable ASCII characters, no '$' or space; else
+ * DH_ERR_INVALID): Harbor import and tests. */
 int secret_hash_salt(const char *secret, size_t len, unsigned iterations, const char *salt,
                      char **out) DH_MUST_CHECK;
 
