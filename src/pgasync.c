@@ -17,6 +17,7 @@ struct pgquery {
     pgpool_cb cb;
     void *arg;
     struct timespec deadline;
+    bool retried; /* sent once on a connection that turned out to be dead */
 };
 TAILQ_HEAD(pgquery_list, pgquery);
 
@@ -78,7 +79,10 @@ static void query_finish(struct pgquery *q, PGresult *res)
     free(q);
 }
 
-static void conn_down(struct pgconn *c, bool backoff)
+/* Closes c. Its query in flight fails, or when requeue is set and the query was not
+ * retried yet, goes back to the head of the queue: a pooled connection can die
+ * unnoticed (a database restart), and the statements sent here are reads. */
+static void conn_down(struct pgconn *c, bool backoff, bool requeue)
 {
     if (c->ev) {
         event_free(c->ev);
@@ -95,7 +99,13 @@ static void conn_down(struct pgconn *c, bool backoff)
     if (c->query) {
         struct pgquery *q = c->query;
         c->query = NULL;
-        query_finish(q, NULL);
+        if (requeue && !q->retried) {
+            q->retried = true;
+            TAILQ_INSERT_HEAD(&c->pool->waiting, q, link);
+            c->pool->nwaiting++;
+        } else {
+            query_finish(q, NULL);
+        }
     }
 }
 
@@ -118,6 +128,30 @@ static void fail_waiting(struct pgpool *pool)
     }
 }
 
+static void conn_event(evutil_socket_t fd, short what, void *arg);
+
+/* The connection broke under a query: retry it elsewhere once, or fail. */
+static void conn_lost(struct pgconn *c)
+{
+    struct pgpool *pool = c->pool;
+    log_warn("database: %s", c->conn ? PQerrorMessage(c->conn) : "connection lost");
+    conn_down(c, true, true);
+    if (!pool_has_hope(pool))
+        fail_waiting(pool);
+    dispatch(pool);
+}
+
+/* An idle connection: watched so that one the server closed is dropped at once. */
+static void conn_idle(struct pgconn *c)
+{
+    if (c->ev)
+        event_free(c->ev);
+    c->state = PC_IDLE;
+    c->ev = event_new(c->pool->base, PQsocket(c->conn), EV_READ | EV_PERSIST, conn_event, c);
+    if (!c->ev || event_add(c->ev, NULL) < 0)
+        conn_down(c, true, false);
+}
+
 static void conn_event(evutil_socket_t fd, short what, void *arg)
 {
     struct pgconn *c = arg;
@@ -125,10 +159,19 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
 
     if (what & EV_TIMEOUT) {
         log_warn("database: no answer within %d ms; resetting the connection", pool->timeout_ms);
-        conn_down(c, true);
+        conn_down(c, true, false);
         if (!pool_has_hope(pool))
             fail_waiting(pool);
         dispatch(pool);
+        return;
+    }
+
+    if (c->state == PC_IDLE) {
+        if (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK) {
+            log_info("database: an idle connection was closed by the server");
+            conn_down(c, false, false);
+            dispatch(pool);
+        }
         return;
     }
 
@@ -142,16 +185,14 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
             return;
         case PGRES_POLLING_OK:
             if (PQsetnonblocking(c->conn, 1) != 0) {
-                conn_down(c, true);
+                conn_down(c, true, false);
                 break;
             }
-            event_free(c->ev);
-            c->ev = NULL;
-            c->state = PC_IDLE;
+            conn_idle(c);
             break;
         default:
             log_warn("database: connection failed: %s", PQerrorMessage(c->conn));
-            conn_down(c, true);
+            conn_down(c, true, false);
             if (!pool_has_hope(pool))
                 fail_waiting(pool);
             break;
@@ -164,8 +205,7 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
     if (what & EV_WRITE) {
         int f = PQflush(c->conn);
         if (f < 0) {
-            conn_down(c, true);
-            dispatch(pool);
+            conn_lost(c);
             return;
         }
         if (f == 1) {
@@ -174,11 +214,7 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
         }
     }
     if (!PQconsumeInput(c->conn)) {
-        log_warn("database: %s", PQerrorMessage(c->conn));
-        conn_down(c, true);
-        if (!pool_has_hope(pool))
-            fail_waiting(pool);
-        dispatch(pool);
+        conn_lost(c);
         return;
     }
     while (!PQisBusy(c->conn)) {
@@ -189,11 +225,10 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
             PGresult *res = c->result;
             c->query = NULL;
             c->result = NULL;
-            event_free(c->ev);
-            c->ev = NULL;
-            c->state = PQstatus(c->conn) == CONNECTION_OK ? PC_IDLE : PC_DOWN;
-            if (c->state == PC_DOWN)
-                conn_down(c, true);
+            if (PQstatus(c->conn) == CONNECTION_OK)
+                conn_idle(c);
+            else
+                conn_down(c, true, false);
             ExecStatusType st = PQresultStatus(res);
             if (res && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
                 log_error("database: %s", PQresultErrorMessage(res));
@@ -222,7 +257,7 @@ static void conn_arm(struct pgconn *c, short what)
     c->ev = event_new(c->pool->base, PQsocket(c->conn), what, conn_event, c);
     if (!c->ev || event_add(c->ev, &tv) < 0) {
         log_error("database: cannot watch the connection");
-        conn_down(c, true);
+        conn_down(c, true, false);
     }
 }
 
@@ -232,7 +267,7 @@ static void conn_start(struct pgconn *c)
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
         log_warn("database: cannot start a connection: %s",
                  c->conn ? PQerrorMessage(c->conn) : "out of memory");
-        conn_down(c, true);
+        conn_down(c, true, false);
         return;
     }
     c->state = PC_CONNECTING;
@@ -245,8 +280,9 @@ static void conn_send(struct pgconn *c, struct pgquery *q)
     c->state = PC_BUSY;
     if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
                            NULL, 0)) {
+        /* dispatch goes on with the requeued query. */
         log_warn("database: %s", PQerrorMessage(c->conn));
-        conn_down(c, true);
+        conn_down(c, true, true);
         return;
     }
     conn_arm(c, EV_READ | EV_WRITE);
@@ -322,7 +358,7 @@ void pgpool_free(struct pgpool *pool)
         return;
     fail_waiting(pool);
     for (int i = 0; pool->conns && i < pool->size; i++)
-        conn_down(&pool->conns[i], false);
+        conn_down(&pool->conns[i], false, false);
     if (pool->kick)
         event_free(pool->kick);
     free(pool->conns);
