@@ -1,5 +1,6 @@
 #include "dockhand/pgasync.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -18,6 +19,7 @@ struct pgquery {
     void *arg;
     struct timespec deadline;
     bool retried; /* sent once on a connection that turned out to be dead */
+    int stmt;     /* index of the pool's prepared statement for sql, or -1 */
 };
 TAILQ_HEAD(pgquery_list, pgquery);
 
@@ -29,6 +31,8 @@ struct pgconn {
     enum pgconn_state state;
     struct event *ev;      /* socket readiness + deadline */
     struct pgquery *query; /* in flight (PC_BUSY) */
+    unsigned prepared;     /* bit i: statement i is prepared on this connection */
+    bool preparing;        /* the statement of query is being prepared */
     PGresult *result;      /* first result of the query in flight */
     struct timespec retry_at;
 };
@@ -42,9 +46,14 @@ struct pgpool {
     struct pgquery_list waiting;
     int nwaiting;
     struct event *kick; /* runs dispatch from the loop, never from pgpool_query's caller */
+    /* Every distinct statement is prepared once per connection (planning the token
+     * lookup costs several times its execution). */
+    char *stmts[PGPOOL_MAX_STMTS];
+    int nstmts;
 };
 
 static void conn_arm(struct pgconn *c, short what);
+static void conn_send(struct pgconn *c, struct pgquery *q);
 static void dispatch(struct pgpool *pool);
 
 static void ts_now(struct timespec *ts)
@@ -93,6 +102,8 @@ static void conn_down(struct pgconn *c, bool backoff, bool requeue)
     PQclear(c->result);
     c->result = NULL;
     c->state = PC_DOWN;
+    c->prepared = 0;
+    c->preparing = false;
     ts_now(&c->retry_at);
     if (backoff)
         ts_add_ms(&c->retry_at, PGPOOL_BACKOFF_MS);
@@ -219,6 +230,31 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
     }
     while (!PQisBusy(c->conn)) {
         PGresult *r = PQgetResult(c->conn);
+        if (!r && c->preparing) {
+            /* The statement is prepared: now send the query itself. */
+            struct pgquery *q = c->query;
+            bool ok = PQresultStatus(c->result) == PGRES_COMMAND_OK;
+            if (!ok)
+                log_error("database: %s", PQresultErrorMessage(c->result));
+            PQclear(c->result);
+            c->result = NULL;
+            c->preparing = false;
+            if (ok) {
+                c->prepared |= 1u << q->stmt;
+                conn_send(c, q);
+                if (c->state == PC_DOWN) { /* the query went back to the queue */
+                    if (!pool_has_hope(pool))
+                        fail_waiting(pool);
+                    dispatch(pool);
+                }
+                return;
+            }
+            c->query = NULL;
+            conn_idle(c);
+            query_finish(q, NULL);
+            dispatch(pool);
+            return;
+        }
         if (!r) {
             /* The query is complete. */
             struct pgquery *q = c->query;
@@ -276,10 +312,22 @@ static void conn_start(struct pgconn *c)
 
 static void conn_send(struct pgconn *c, struct pgquery *q)
 {
+    const char *const *params = (const char *const *)q->params;
+    char name[16];
+    int ok;
+
     c->query = q;
     c->state = PC_BUSY;
-    if (!PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
-                           NULL, 0)) {
+    snprintf(name, sizeof(name), "dh_%d", q->stmt);
+    if (q->stmt < 0) {
+        ok = PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, params, NULL, NULL, 0);
+    } else if (!(c->prepared & (1u << q->stmt))) {
+        c->preparing = true;
+        ok = PQsendPrepare(c->conn, name, q->sql, q->nparams, NULL);
+    } else {
+        ok = PQsendQueryPrepared(c->conn, name, q->nparams, params, NULL, NULL, 0);
+    }
+    if (!ok) {
         /* dispatch goes on with the requeued query. */
         log_warn("database: %s", PQerrorMessage(c->conn));
         conn_down(c, true, true);
@@ -361,6 +409,8 @@ void pgpool_free(struct pgpool *pool)
         conn_down(&pool->conns[i], false, false);
     if (pool->kick)
         event_free(pool->kick);
+    for (int i = 0; i < pool->nstmts; i++)
+        free(pool->stmts[i]);
     free(pool->conns);
     free(pool->conninfo);
     free(pool);
@@ -391,6 +441,15 @@ int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *
             free(q->params[i]);
         free(q);
         return DH_ERR_NOMEM;
+    }
+    q->stmt = -1;
+    for (int i = 0; i < pool->nstmts && q->stmt < 0; i++)
+        if (strcmp(pool->stmts[i], sql) == 0)
+            q->stmt = i;
+    if (q->stmt < 0 && pool->nstmts < PGPOOL_MAX_STMTS) {
+        pool->stmts[pool->nstmts] = strdup(sql);
+        if (pool->stmts[pool->nstmts])
+            q->stmt = pool->nstmts++;
     }
     ts_now(&q->deadline);
     ts_add_ms(&q->deadline, pool->timeout_ms);

@@ -8,6 +8,7 @@
 
 #define PGPOOL_MAX_QUEUE 4096 /* waiting queries per pool before refusing */
 #define PGPOOL_MAX_PARAMS 8
+#define PGPOOL_MAX_STMTS 16 /* distinct statements prepared per connection; more run unprepared */
 
 struct pgpool;
 
@@ -22,7 +23,8 @@ struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int siz
 /* Fails every waiting query (their callbacks run) and closes the connections. */
 void pgpool_free(struct pgpool *pool);
 
-/* Queues sql with text params (copied). Returns 0 (cb will run later, never inside
+/* Queues sql with text params (copied). Each distinct sql is prepared once per
+ * connection, the first time it runs there. Returns 0 (cb will run later, never inside
  * this call) or DH_ERR_TOOBIG when the queue is full (cb will not run). */
 int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *const *params,
                  pgpool_cb cb, void *arg) DH_MUST_CHECK;
