@@ -18,9 +18,19 @@ int db_schema_expected(void)
     return n;
 }
 
+void db_notice_to_log(void *arg, const char *message)
+{
+    size_t len = strlen(message);
+    while (len && (message[len - 1] == '\n' || message[len - 1] == ' '))
+        len--;
+    log_warn("database: %.*s", (int)len, message);
+}
+
 PGconn *db_connect(const char *url)
 {
     PGconn *db = PQconnectdb(url);
+    if (db)
+        PQsetNoticeProcessor(db, db_notice_to_log, NULL);
     if (!db || PQstatus(db) != CONNECTION_OK) {
         fprintf(stderr, "dockhand: cannot connect to the database: %s",
                 db ? PQerrorMessage(db) : "out of memory\n");

@@ -43,6 +43,14 @@ void log_write(enum log_level level, const char *rid, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* One event, one line: control characters (libpq's multi-line messages, or
+     * anything a client managed to get into a message) become spaces. */
+    size_t len = strlen(msg);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+            msg[i] = ' ';
+    while (len && msg[len - 1] == ' ')
+        msg[--len] = '\0';
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -6,6 +6,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "dockhand/db.h"
 #include "dockhand/log.h"
 
 #define PGPOOL_BACKOFF_MS 250 /* after a failed connect, before the next try */
@@ -306,6 +307,7 @@ static void conn_start(struct pgconn *c)
         conn_down(c, true, false);
         return;
     }
+    PQsetNoticeProcessor(c->conn, db_notice_to_log, NULL);
     c->state = PC_CONNECTING;
     conn_arm(c, EV_WRITE);
 }

@@ -302,6 +302,8 @@ static void *notifier_main(void *arg)
         if (!db || PQstatus(db) != CONNECTION_OK) {
             PQfinish(db);
             db = PQconnectdb(n->st->cfg->database_url);
+            if (db)
+                PQsetNoticeProcessor(db, db_notice_to_log, NULL);
             PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN dockhand") : NULL;
             bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);

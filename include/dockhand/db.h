@@ -7,6 +7,11 @@
 /* The schema version this binary expects (the number of the last migration). */
 int db_schema_expected(void);
 
+/* A libpq notice processor that writes notices (and the server's messages about a
+ * closing connection) through the log instead of raw to stderr. Install it with
+ * PQsetNoticeProcessor(conn, db_notice_to_log, NULL). */
+void db_notice_to_log(void *arg, const char *message);
+
 /* Connects (blocking). Returns NULL with a message (no password) on stderr. */
 PGconn *db_connect(const char *url);
 

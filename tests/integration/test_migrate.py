@@ -1,0 +1,63 @@
+"""`dockhand migrate` and the schema check of `serve` (DESIGN §6)."""
+
+import re
+
+from helpers import realm
+
+SCHEMA_WORDS = re.compile(r"schema|migrat", re.I)
+
+
+def tables(d):
+    return set(d.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split())
+
+
+def test_migrate_is_idempotent(dockhand_factory):
+    d = dockhand_factory(start=False)  # fresh database, migrated once already
+    before = d.sql("SELECT * FROM schema_migrations ORDER BY 1")
+    assert before.strip(), "schema_migrations is empty after migrate"
+    t = tables(d)
+    assert {"schema_migrations", "robots", "projects"} <= t, t
+    for _ in range(2):
+        p = d.cli("migrate", check=False)
+        assert p.returncode == 0, p
+    assert d.sql("SELECT * FROM schema_migrations ORDER BY 1") == before
+    assert tables(d) == t
+    d.start()
+    realm.token_ok(d, d.token(), sub="")
+
+
+def test_settings_as_flags(dockhand_factory):
+    d = dockhand_factory(migrate=False, start=False)
+    dsn = d.env["DOCKHAND_DATABASE_URL"]
+    p = d.cli("migrate", "--database-url", dsn, env={"DOCKHAND_DATABASE_URL": None},
+              check=False)
+    assert p.returncode == 0, p
+    assert "schema_migrations" in tables(d)
+    p = d.cli("config", "get", "robot_name_prefix", "--database-url", dsn,
+              env={"DOCKHAND_DATABASE_URL": "host=/nonexistent dbname=nothing"}, check=False)
+    assert p.returncode == 0, p
+    assert "robot$" in p.stdout
+
+
+def test_serve_refuses_an_old_schema(dockhand_factory):
+    d = dockhand_factory(start=False)
+    d.sql("DELETE FROM schema_migrations WHERE ctid = "
+          "(SELECT ctid FROM schema_migrations ORDER BY 1 DESC LIMIT 1)")
+    p = d.cli("serve", check=False, timeout=15)
+    assert p.returncode != 0, p
+    assert SCHEMA_WORDS.search(p.stderr + p.stdout), p
+
+
+def test_serve_refuses_an_empty_database(dockhand_factory):
+    d = dockhand_factory(migrate=False, start=False)
+    p = d.cli("serve", check=False, timeout=15)
+    assert p.returncode != 0, p
+    assert SCHEMA_WORDS.search(p.stderr + p.stdout), p
+
+
+def test_migrate_reports_an_unreachable_database(dockhand_factory, tmp_path):
+    d = dockhand_factory(start=False)
+    p = d.cli("migrate", check=False, timeout=30,
+              env={"DOCKHAND_DATABASE_URL": "host=%s port=1 user=postgres dbname=x" % tmp_path})
+    assert p.returncode != 0, p
+    assert p.stderr.strip()
