@@ -41,6 +41,15 @@ static const char usage_text[] =
     "               [--catalog]               permissions are replaced when any is given\n"
     "  robot disable|enable|delete ROBOT\n"
     "  robot refresh-secret ROBOT [--secret-stdin] [--export FILE]\n"
+    "  robot import FILE                      import robots exported from a Harbor database\n"
+    "  admin create NAME [--password-stdin]   create an administrator (password generated\n"
+    "                                         and printed once unless read from stdin)\n"
+    "  admin passwd NAME [--password-stdin]   set a new password\n"
+    "  admin list                             list administrators\n"
+    "  admin delete NAME                      delete an administrator\n"
+    "  audit list [--operation OP] [--resource-type T] [--resource PART] [--username U]\n"
+    "             [--from TIME] [--to TIME] [--page N] [--page-size N]\n"
+    "                                         the audit log, newest first\n"
     "  config get [KEY]                       robot_token_duration, robot_name_prefix,\n"
     "  config set KEY VALUE                   token_expiration\n"
     "  help                                   this text and every setting\n"
@@ -708,6 +717,19 @@ static int cmd_config(const struct config *cfg, PGconn *db, int argc, char **arg
     return usage("config get [KEY] | config set KEY VALUE");
 }
 
+/* Who the audit log names for changes made here: "cli:<login user>". */
+static const char *cli_actor(void)
+{
+    static char actor[96];
+    const char *user = getenv("SUDO_USER");
+    if (!user || !*user)
+        user = getenv("USER");
+    if (!user || !*user)
+        user = getenv("LOGNAME");
+    snprintf(actor, sizeof(actor), "cli:%.80s", user && *user ? user : "unknown");
+    return actor;
+}
+
 int cli_main(struct config *cfg, int argc, char **argv)
 {
     if (log_configure(cfg->log_level, cfg->log_format) < 0)
@@ -734,8 +756,9 @@ int cli_main(struct config *cfg, int argc, char **argv)
         return cmd_keygen(cfg, argc - 2, argv + 2);
 
     bool project = strcmp(cmd, "project") == 0, robot = strcmp(cmd, "robot") == 0,
-         config = strcmp(cmd, "config") == 0;
-    if (!project && !robot && !config)
+         config = strcmp(cmd, "config") == 0, admin = strcmp(cmd, "admin") == 0,
+         audit = strcmp(cmd, "audit") == 0;
+    if (!project && !robot && !config && !admin && !audit)
         return usage("unknown command");
     PGconn *db = db_connect(cfg->database_url);
     if (!db)
@@ -747,6 +770,14 @@ int cli_main(struct config *cfg, int argc, char **argv)
                 "`dockhand migrate`\n",
                 v, db_schema_expected());
         rc = 1;
+    } else if (db_set_actor(db, cli_actor(), "local", NULL) < 0) {
+        rc = 1;
+    } else if (admin) {
+        rc = cli_admin(cfg, db, argc - 2, argv + 2);
+    } else if (audit) {
+        rc = cli_audit(cfg, db, argc - 2, argv + 2);
+    } else if (robot && argc == 4 && strcmp(argv[2], "import") == 0) {
+        rc = cli_robot_import(cfg, db, argv[3]);
     } else if (project) {
         rc = cmd_project(cfg, db, argc - 2, argv + 2);
     } else if (robot) {

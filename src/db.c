@@ -62,6 +62,21 @@ const char *db_sqlstate(const PGresult *res)
     return s ? s : "";
 }
 
+int db_set_actor(PGconn *db, const char *actor, const char *client_ip, const char *request_id)
+{
+    const char *p[] = {actor ? actor : "", client_ip ? client_ip : "",
+                       request_id ? request_id : ""};
+    PGresult *r = db_exec(db, PGRES_TUPLES_OK,
+                          "SELECT set_config('dockhand.actor', $1, false),"
+                          " set_config('dockhand.client_ip', $2, false),"
+                          " set_config('dockhand.request_id', $3, false)",
+                          3, p);
+    if (!r)
+        return DH_ERR_DB;
+    PQclear(r);
+    return 0;
+}
+
 static int db_simple(PGconn *db, const char *sql)
 {
     PGresult *r = PQexec(db, sql);

@@ -1,5 +1,9 @@
 #include "dockhand/encoding.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include <openssl/crypto.h>
 
 static const char b64_std_alphabet[] =
@@ -232,4 +236,37 @@ bool utf8_valid(const char *s, size_t len)
 bool ct_equal(const void *a, const void *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int basic_decode(const char *header, char **buf, size_t *user_len, const char **secret,
+                 size_t *secret_len)
+{
+    size_t hlen = strlen(header);
+    *buf = NULL;
+    if (hlen > BASIC_MAX_HEADER)
+        return DH_ERR_TOOBIG;
+    if (strncasecmp(header, "Basic ", 6) != 0)
+        return DH_ERR_NOTFOUND;
+    const char *b64 = header + 6;
+    while (*b64 == ' ')
+        b64++;
+    size_t blen = strlen(b64);
+    while (blen && b64[blen - 1] == ' ')
+        blen--;
+    unsigned char *raw = malloc(B64_DECODED_CAP(blen));
+    size_t rawlen = 0;
+    if (!raw)
+        return DH_ERR_NOMEM;
+    unsigned char *colon = NULL;
+    if (b64_decode(b64, blen, raw, &rawlen) < 0 || !(colon = memchr(raw, ':', rawlen))) {
+        OPENSSL_cleanse(raw, rawlen);
+        free(raw);
+        return DH_ERR_INVALID;
+    }
+    *colon = '\0';
+    *buf = (char *)raw;
+    *user_len = (size_t)(colon - raw);
+    *secret = (const char *)colon + 1;
+    *secret_len = rawlen - *user_len - 1;
+    return 0;
 }

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "dockhand/access.h"
+#include "dockhand/audit.h"
 #include "dockhand/credcache.h"
 #include "dockhand/encoding.h"
 #include "dockhand/form.h"
@@ -28,7 +29,6 @@
 #include "dockhand/secret.h"
 #include "dockhand/server.h"
 
-#define REALM_MAX_AUTH 8192 /* bytes of an Authorization header */
 #define REALM_MIN_LIFETIME 1
 
 static const char lookup_sql[] =
@@ -100,6 +100,16 @@ static void reply_unauthorized(struct token_req *t)
     snprintf(hdr, sizeof(hdr), "Basic realm=\"%s\"", t->w->st->realm);
     evhttp_add_header(h, "WWW-Authenticate", hdr);
     if (!t->anonymous) {
+        if (t->w->st->cfg->audit_tokens) {
+            const char *who = t->login ? t->login : t->account_key;
+            struct audit_entry e = {.username = who,
+                                    .operation = "login_failed",
+                                    .resource_type = "token",
+                                    .resource = who,
+                                    .client_ip = t->client_ip,
+                                    .request_id = t->http.rid};
+            audit_writer_push(t->w->st->aw, &e);
+        }
         ratelimit_fail(t->w->st->rl, t->account_key, now);
         char ipkey[80];
         snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
@@ -169,44 +179,30 @@ static int creds_password(struct token_req *t, const char *user, size_t ulen, co
 /* The Authorization header of a GET; 0 or an HTTP status. */
 static int creds_from_header(struct token_req *t, const char *auth)
 {
-    size_t alen = strlen(auth);
-    if (alen > REALM_MAX_AUTH)
-        return 400;
-    if (strncasecmp(auth, "Basic ", 6) != 0)
-        return 401;
-    const char *b64 = auth + 6;
-    while (*b64 == ' ')
-        b64++;
-    size_t blen = strlen(b64);
-    while (blen && b64[blen - 1] == ' ')
-        blen--;
-    unsigned char *raw = malloc(B64_DECODED_CAP(blen));
-    size_t rawlen = 0;
+    char *buf = NULL;
+    size_t ulen = 0, plen = 0;
+    const char *pass = NULL;
     int status = 0;
-    if (!raw)
+
+    switch (basic_decode(auth, &buf, &ulen, &pass, &plen)) {
+    case 0:
+        break;
+    case DH_ERR_NOTFOUND:
+        return 401; /* not Basic: the challenge */
+    case DH_ERR_NOMEM:
         return 500;
-    if (b64_decode(b64, blen, raw, &rawlen) < 0) {
-        status = 400;
-        goto out;
+    default:
+        return 400;
     }
-    /* Split at the first ':'; the secret may hold more. */
-    unsigned char *colon = memchr(raw, ':', rawlen);
-    if (!colon) {
-        status = 400;
-        goto out;
-    }
-    size_t ulen = (size_t)(colon - raw), plen = rawlen - ulen - 1;
-    const char *pass = (const char *)colon + 1;
     /* containerd's fallback: a refresh token as the Basic password. */
     if (plen > 40 && memchr(pass, '.', plen) && !memchr(pass, '\0', plen) &&
         refresh_parse(t, pass)) {
         snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
-        goto out;
+    } else {
+        status = creds_password(t, buf, ulen, pass, plen);
     }
-    status = creds_password(t, (const char *)raw, ulen, pass, plen);
-out:
-    OPENSSL_cleanse(raw, rawlen);
-    free(raw);
+    OPENSSL_cleanse(buf, ulen + 1 + plen);
+    free(buf);
     return status;
 }
 
@@ -381,6 +377,26 @@ static void jti_new(char out[32])
     b64url_encode(r, sizeof(r), out);
 }
 
+/* Queues the audit record of an issued token: who, what was granted, its jti. */
+static void audit_issue(struct token_req *t, json_t *access, json_t *claims)
+{
+    json_t *detail = json_pack("{s:O, s:O, s:O}", "jti", json_object_get(claims, "jti"), "exp",
+                               json_object_get(claims, "exp"), "access", access);
+    char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    const char *who = t->anonymous ? "" : t->full_name;
+    struct audit_entry e = {.username = who,
+                            .operation = "issue_token",
+                            .resource_type = "token",
+                            .resource = t->anonymous ? "anonymous" : who,
+                            .client_ip = t->client_ip,
+                            .request_id = t->http.rid,
+                            .detail = text,
+                            .robot_id = t->anonymous ? 0 : t->robot_id};
+    audit_writer_push(t->w->st->aw, &e);
+    free(text);
+    json_decref(detail);
+}
+
 static void grant_and_reply(struct token_req *t)
 {
     const struct config *cfg = t->w->st->cfg;
@@ -463,6 +479,8 @@ static void grant_and_reply(struct token_req *t)
     text = json_dumps(body, JSON_COMPACT);
     if (!text)
         goto fail;
+    if (cfg->audit_tokens)
+        audit_issue(t, access, claims);
     log_at(LOG_INFO, t->http.rid, "token issued to %s (%zu scopes, %s)",
            t->anonymous ? "anonymous" : t->full_name, t->scopes.n, scope_out[0] ? scope_out : "-");
     http_reply(&t->http, 200, NULL, text, strlen(text));
@@ -496,16 +514,6 @@ static int add_scopes(struct token_req *t)
     return 0;
 }
 
-static void client_address(struct token_req *t)
-{
-    struct evhttp_connection *conn = evhttp_request_get_connection(t->http.req);
-    const char *addr = NULL;
-    ev_uint16_t port = 0;
-    if (conn)
-        evhttp_connection_get_peer(conn, (char **)&addr, &port);
-    snprintf(t->client_ip, sizeof(t->client_ip), "%s", addr ? addr : "unknown");
-}
-
 void realm_handle(struct worker *w, struct evhttp_request *req)
 {
     struct token_req *t = calloc(1, sizeof(*t));
@@ -518,7 +526,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
     }
     t->w = w;
     http_ctx_init(&t->http, w, req);
-    client_address(t);
+    http_client_address(req, t->client_ip, sizeof(t->client_ip));
 
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST) {

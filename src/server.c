@@ -20,6 +20,8 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 
+#include "dockhand/api.h"
+#include "dockhand/audit.h"
 #include "dockhand/credcache.h"
 #include "dockhand/db.h"
 #include "dockhand/encoding.h"
@@ -31,6 +33,7 @@
 
 #define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
 #define LISTEN_BACKLOG 1024
+#define ADMIN_CACHE_SIZE 1024 /* verified administrator logins kept */
 
 /* ---- requests and replies ----------------------------------------------------------- */
 
@@ -123,6 +126,16 @@ void http_error(struct http_ctx *ctx, int status, const char *code, const char *
     json_decref(o);
 }
 
+void http_client_address(struct evhttp_request *req, char *out, size_t cap)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    const char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (conn)
+        evhttp_connection_get_peer(conn, (char **)&addr, &port);
+    snprintf(out, cap, "%s", addr ? addr : "unknown");
+}
+
 /* ---- small endpoints ------------------------------------------------------------------ */
 
 struct health_req {
@@ -176,6 +189,10 @@ static void route(struct evhttp_request *req, void *arg)
     if (strcmp(path, "/service/token") == 0 || strcmp(path, "/token") == 0 ||
         strcmp(path, "/token/") == 0) {
         realm_handle(w, req);
+        return;
+    }
+    if (strcmp(path, "/api/v2.0") == 0 || strncmp(path, "/api/v2.0/", 10) == 0) {
+        api_handle(w, req);
         return;
     }
     struct http_ctx ctx;
@@ -245,9 +262,9 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
     if (!w->http || !w->pool || !w->stop_ev || !w->drain_ev)
         return DH_ERR_NOMEM;
     evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
-    /* A little over the limit so the handler can answer 413 with a JSON body itself
-     * when Content-Length is honest; evhttp cuts off anything larger. */
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)st->cfg->max_body + 1);
+    /* Above every endpoint's own limit, so that the handlers answer 413 with a JSON body
+     * themselves; evhttp cuts off (with its own 413 page) only what is larger still. */
+    evhttp_set_max_body_size(w->http, HTTP_MAX_BODY);
     evhttp_set_timeout(w->http, HTTP_TIMEOUT_S);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
@@ -443,7 +460,10 @@ int server_run(const struct config *cfg)
     st.rl = ratelimit_new(cfg->fail_window);
     st.cc = credcache_new((size_t)cfg->cred_cache_size);
     st.hp = hashpool_new(cfg->hash_threads);
-    if (!st.rl || !st.cc || !st.hp)
+    st.admin_cc = credcache_new(ADMIN_CACHE_SIZE);
+    st.aw = audit_writer_new(cfg->database_url);
+    st.ap = apipool_new(&st, cfg->api_threads);
+    if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.aw || !st.ap)
         goto out;
     listen_fd = listen_socket(cfg->listen);
     if (listen_fd < 0)
@@ -495,13 +515,18 @@ stop:
         pthread_join(nt.thread, NULL);
     }
 out:
+    /* Threads that hand work back to the workers stop before the workers' loops are
+     * freed; the audit writer last, writing what the requests queued. */
     hashpool_free(st.hp);
+    apipool_free(st.ap);
+    audit_writer_free(st.aw);
     for (int i = 0; workers && i < cfg->workers; i++)
         worker_deinit(&workers[i]);
     free(workers);
     if (listen_fd >= 0)
         close(listen_fd);
     credcache_free(st.cc);
+    credcache_free(st.admin_cc);
     ratelimit_free(st.rl);
     for (int i = 0; i < st.nold; i++)
         keyring_free(st.old_rings[i]);

@@ -441,25 +441,31 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
                             "sort must be one of name, creation_time, expires_at, update_time, id");
     }
 
-    len = (size_t)snprintf(sql, sizeof(sql),
-                           "SELECT " ROBOT_COLUMNS ", count(*) OVER () FROM robots r WHERE true");
+    /* The filter, shared by the page query and the count past the last page. */
+    char where[512];
+    size_t wlen = (size_t)snprintf(where, sizeof(where), "true");
     if (f->name_part) {
         params[np++] = f->name_part;
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND strpos(r.name, $%d) > 0", np);
+        wlen += (size_t)snprintf(where + wlen, sizeof(where) - wlen, " AND strpos(r.name, $%d) > 0",
+                                 np);
     }
     if (f->name_exact) {
         params[np++] = f->name_exact;
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.name = $%d", np);
+        wlen += (size_t)snprintf(where + wlen, sizeof(where) - wlen, " AND r.name = $%d", np);
     }
     if (f->level) {
         params[np++] = f->level;
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.level = $%d", np);
+        wlen += (size_t)snprintf(where + wlen, sizeof(where) - wlen, " AND r.level = $%d", np);
     }
     if (f->project_id) {
         snprintf(pidbuf, sizeof(pidbuf), "%" PRId64, f->project_id);
         params[np++] = pidbuf;
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.project_id = $%d", np);
+        wlen += (size_t)snprintf(where + wlen, sizeof(where) - wlen, " AND r.project_id = $%d", np);
     }
+    int nfilter = np;
+    len = (size_t)snprintf(sql, sizeof(sql),
+                           "SELECT " ROBOT_COLUMNS ", count(*) OVER () FROM robots r WHERE %s",
+                           where);
     len += (size_t)snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s%s, r.id",
                             strchr(order, '.') ? "" : "r.", order, desc ? " DESC" : "");
     if (f->page_size > 0) {
@@ -492,7 +498,8 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
     }
     if (rows == 0 && f->page_size > 0 && f->page > 1) {
         /* Past the last page: still report the total. */
-        PGresult *c = db_exec(db, PGRES_TUPLES_OK, "SELECT count(*) FROM robots", 0, NULL);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM robots r WHERE %s", where);
+        PGresult *c = db_exec(db, PGRES_TUPLES_OK, sql, nfilter, params);
         if (c)
             *total = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
         PQclear(c);
@@ -750,6 +757,16 @@ int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_s
     if (rows > 0)
         *total = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
     PQclear(res);
+    if (rows == 0 && rc == 0 && page > 1) {
+        /* Past the last page: still report the total. */
+        PGresult *cr = db_exec(db, PGRES_TUPLES_OK,
+                               "SELECT count(*) FROM projects p"
+                               " WHERE $1::text IS NULL OR strpos(p.name, $1) > 0",
+                               1, p);
+        if (cr)
+            *total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
+        PQclear(cr);
+    }
     if (rc < 0) {
         project_list_free(list, *n);
         *n = 0;

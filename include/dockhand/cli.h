@@ -5,3 +5,13 @@
 /* Runs the command in argv (settings flags already taken out by config_load).
  * Returns the exit code: 0 ok, 1 a refused or failed operation, 2 a usage error. */
 int cli_main(struct config *cfg, int argc, char **argv);
+
+#include <libpq-fe.h>
+
+/* `dockhand admin create|passwd|list|delete` and `dockhand audit list` (cli_admin.c).
+ * argv starts after the command word. */
+int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv);
+int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv);
+
+/* `dockhand robot import FILE` (cli_import.c). */
+int cli_robot_import(const struct config *cfg, PGconn *db, const char *path);

@@ -24,6 +24,8 @@ struct config {
     int db_timeout_ms;   /* every database wait */
     int max_body;        /* bytes of a POST body */
     int cred_cache_size; /* verified credentials kept */
+    int api_threads;     /* admin API threads */
+    int audit_tokens;    /* 1: token issuance and refused logins are audited */
     char *log_level;
     char *log_format;
     char *output; /* CLI: "text" | "json" */

@@ -27,6 +27,12 @@ int db_schema_version(PGconn *db) DH_MUST_CHECK;
  * ok is the expected status (PGRES_COMMAND_OK or PGRES_TUPLES_OK). */
 PGresult *db_exec(PGconn *db, ExecStatusType ok, const char *sql, int n, const char *const *params);
 
+/* Names who acts on this connection, for the audit triggers (session settings
+ * dockhand.actor, dockhand.client_ip, dockhand.request_id; NULL clears one).
+ * Returns 0 or DH_ERR_DB. */
+int db_set_actor(PGconn *db, const char *actor, const char *client_ip,
+                 const char *request_id) DH_MUST_CHECK;
+
 /* BEGIN / COMMIT / ROLLBACK; return 0 or DH_ERR_DB. */
 int db_begin(PGconn *db) DH_MUST_CHECK;
 int db_commit(PGconn *db) DH_MUST_CHECK;

@@ -41,3 +41,14 @@ bool utf8_valid(const char *s, size_t len);
 
 /* Constant-time equality of two equal-length buffers. */
 bool ct_equal(const void *a, const void *b, size_t len);
+
+#define BASIC_MAX_HEADER 8192 /* bytes of an Authorization header value */
+
+/* Parses an Authorization header value "Basic <base64>" (scheme case-insensitive,
+ * spaces around the token allowed). On success *buf is a heap buffer holding the user
+ * name and, after a NUL that replaced the first ':', the secret (which may hold more
+ * ':' and must be treated as length-delimited). *user = *buf. The caller wipes and frees
+ * *buf. Returns 0; DH_ERR_NOTFOUND when the scheme is not Basic; DH_ERR_INVALID for bad
+ * base64 or no ':'; DH_ERR_TOOBIG over BASIC_MAX_HEADER; DH_ERR_NOMEM. */
+int basic_decode(const char *header, char **buf, size_t *user_len, const char **secret,
+                 size_t *secret_len) DH_MUST_CHECK;

@@ -8,15 +8,18 @@
 #include "dockhand/common.h"
 #include "dockhand/config.h"
 
-#define HTTP_MAX_HEADERS 16384 /* bytes of request headers (evhttp answers 4xx above) */
-#define HTTP_TIMEOUT_S 30      /* idle keep-alive and slow-client limit */
-#define REQUEST_ID_MAX 64      /* a client's X-Request-Id longer than this is replaced */
+#define HTTP_MAX_HEADERS 16384      /* bytes of request headers (evhttp answers 4xx above) */
+#define HTTP_MAX_BODY (1024 * 1024) /* bytes buffered of any body; handlers limit lower */
+#define HTTP_TIMEOUT_S 30           /* idle keep-alive and slow-client limit */
+#define REQUEST_ID_MAX 64           /* a client's X-Request-Id longer than this is replaced */
 
 struct keyring;
 struct ratelimit;
 struct credcache;
 struct hashpool;
 struct pgpool;
+struct apipool;
+struct audit_writer;
 
 /* Process-wide state, read-only after start except where atomic or locked inside. */
 struct server_state {
@@ -26,8 +29,11 @@ struct server_state {
     int nold;
     char *realm; /* the Basic realm / token endpoint URL */
     struct ratelimit *rl;
-    struct credcache *cc;
+    struct credcache *cc;       /* verified robot credentials */
+    struct credcache *admin_cc; /* verified administrator credentials */
     struct hashpool *hp;
+    struct apipool *ap;
+    struct audit_writer *aw;
 };
 
 struct worker {
@@ -66,6 +72,9 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
 
 /* {"errors":[{"code":code,"message":message}]} with status. */
 void http_error(struct http_ctx *ctx, int status, const char *code, const char *message);
+
+/* The client's address (the TCP peer) into out. */
+void http_client_address(struct evhttp_request *req, char *out, size_t cap);
 
 /* The token realm's handler (realm.c). */
 void realm_handle(struct worker *w, struct evhttp_request *req);

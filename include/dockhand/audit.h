@@ -1,0 +1,56 @@
+/* The audit log: who did what, when, from where (DESIGN §5 /audit-logs).
+ * Administrative changes are written in the caller's transaction; token issuance and
+ * refused logins go through a batching writer thread so the token path never waits. */
+#pragma once
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+#include "dockhand/service.h"
+
+#define AUDIT_QUEUE_MAX 100000 /* records waiting for the writer; more are counted as dropped */
+#define AUDIT_BATCH_MAX 1000   /* records per INSERT */
+#define AUDIT_FLUSH_MS 200     /* longest a record waits before it is written */
+
+struct audit_entry {
+    const char *username;      /* administrator or robot login name; "" anonymous */
+    const char *operation;     /* "create", "update", "delete", "refresh_secret",
+                                  "issue_token", "login_failed", … */
+    const char *resource_type; /* "robot", "project", "configuration", "token", "admin" */
+    const char *resource;      /* e.g. the robot's full name or the project's name */
+    const char *client_ip;     /* or NULL */
+    const char *request_id;    /* or NULL */
+    const char *detail;        /* JSON text (granted access, jti, changed fields) or NULL;
+                                  never a secret */
+    int64_t robot_id;          /* issue_token: the robot whose last_used to update; else 0 */
+};
+
+/* Writes one record with db (inside the caller's transaction when one is open). */
+int audit_write(PGconn *db, const struct audit_entry *e) DH_MUST_CHECK;
+
+struct audit_writer;
+
+/* Starts the writer thread with its own connection to conninfo. */
+struct audit_writer *audit_writer_new(const char *conninfo);
+
+/* Copies e into the queue; never blocks. Thread-safe. */
+void audit_writer_push(struct audit_writer *w, const struct audit_entry *e);
+
+/* Records dropped because the queue was full (also logged). */
+uint64_t audit_writer_dropped(struct audit_writer *w);
+
+/* Writes everything queued, stops the thread and frees w. Accepts NULL. */
+void audit_writer_free(struct audit_writer *w);
+
+struct audit_filter {
+    const char *operation;     /* exact, or NULL */
+    const char *resource;      /* substring, or NULL */
+    const char *resource_type; /* exact, or NULL */
+    const char *username;      /* exact, or NULL */
+    int64_t from, to;          /* op_time range in Unix seconds; 0: open */
+    int64_t page, page_size;
+};
+
+/* A page of records, newest first, as Harbor's AuditLog objects (id, username,
+ * resource, resource_type, operation, op_time) plus client_ip, request_id, detail. */
+int audit_list(PGconn *db, const struct audit_filter *f, json_t **items, int64_t *total,
+               struct svc_err *err) DH_MUST_CHECK;

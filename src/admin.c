@@ -1,0 +1,236 @@
+#include "dockhand/admin.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "dockhand/db.h"
+#include "dockhand/names.h"
+#include "dockhand/secret.h"
+
+#define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+static int internal(struct svc_err *err)
+{
+    return svc_fail(err, SVC_INTERNAL, "internal server error");
+}
+
+static int name_check(const char *name, struct svc_err *err)
+{
+    if (!name || !name_valid(name))
+        return svc_fail(err, SVC_BAD_REQUEST,
+                        "invalid administrator name: use 1-255 of a-z 0-9 and . _ - between them");
+    return 0;
+}
+
+/* 1 when name exists, 0 when not, DH_ERR_DB. */
+static int admin_exists(PGconn *db, const char *name)
+{
+    const char *p[] = {name};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK, "SELECT 1 FROM admins WHERE name = $1", 1, p);
+    if (!res)
+        return DH_ERR_DB;
+    int found = PQntuples(res) > 0;
+    PQclear(res);
+    return found;
+}
+
+/* The hash of the given password (checked against the policy) or of a generated one,
+ * written to generated. */
+static int password_hash(const char *password, size_t len, char generated[SECRET_GEN_LEN + 1],
+                         char **hash, struct svc_err *err)
+{
+    *hash = NULL;
+    generated[0] = '\0';
+    if (password) {
+        const char *why = secret_policy_check(password, len);
+        /* The policy speaks of robot secrets: "the secret must …". */
+        if (why && strncmp(why, "the secret ", 11) == 0)
+            return svc_fail(err, SVC_BAD_REQUEST, "the password %s", why + 11);
+        if (why)
+            return svc_fail(err, SVC_BAD_REQUEST, "%s", why);
+        if (secret_hash(password, len, ADMIN_ITERATIONS, hash) < 0)
+            return internal(err);
+        return 0;
+    }
+    if (secret_generate(generated) < 0 ||
+        secret_hash(generated, SECRET_GEN_LEN, ADMIN_ITERATIONS, hash) < 0) {
+        OPENSSL_cleanse(generated, SECRET_GEN_LEN + 1);
+        return internal(err);
+    }
+    return 0;
+}
+
+static void hash_free(char *hash)
+{
+    if (hash) {
+        OPENSSL_cleanse(hash, strlen(hash));
+        free(hash);
+    }
+}
+
+int admin_create(PGconn *db, const char *name, const char *password, size_t password_len,
+                 char generated[SECRET_GEN_LEN + 1], struct svc_err *err)
+{
+    char *hash = NULL;
+    int rc;
+
+    generated[0] = '\0';
+    rc = name_check(name, err);
+    if (rc < 0)
+        return rc;
+    /* Refuse a duplicate before paying for the hash (the INSERT still decides). */
+    rc = admin_exists(db, name);
+    if (rc < 0)
+        return internal(err);
+    if (rc > 0)
+        return svc_fail(err, SVC_CONFLICT, "administrator %s already exists", name);
+    rc = password_hash(password, password_len, generated, &hash, err);
+    if (rc < 0)
+        return rc;
+
+    const char *p[] = {name, hash};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "INSERT INTO admins (name, password_hash) VALUES ($1, $2)"
+                            " ON CONFLICT (name) DO NOTHING RETURNING id",
+                            2, p);
+    hash_free(hash);
+    if (!res) {
+        rc = internal(err);
+        goto fail;
+    }
+    int created = PQntuples(res);
+    PQclear(res);
+    if (!created) {
+        rc = svc_fail(err, SVC_CONFLICT, "administrator %s already exists", name);
+        goto fail;
+    }
+    return 0;
+fail:
+    OPENSSL_cleanse(generated, SECRET_GEN_LEN + 1);
+    return rc;
+}
+
+int admin_passwd(PGconn *db, const char *name, const char *password, size_t password_len,
+                 char generated[SECRET_GEN_LEN + 1], struct svc_err *err)
+{
+    char *hash = NULL;
+    int rc;
+
+    generated[0] = '\0';
+    /* No administrator can have an invalid name. */
+    if (!name || !name_valid(name))
+        return svc_fail(err, SVC_NOT_FOUND, "administrator not found");
+    rc = admin_exists(db, name);
+    if (rc < 0)
+        return internal(err);
+    if (rc == 0)
+        return svc_fail(err, SVC_NOT_FOUND, "administrator %s not found", name);
+    rc = password_hash(password, password_len, generated, &hash, err);
+    if (rc < 0)
+        return rc;
+
+    const char *p[] = {name, hash};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "UPDATE admins SET password_hash = $2, cred_version = cred_version + 1,"
+                            " update_time = now() WHERE name = $1 RETURNING id",
+                            2, p);
+    hash_free(hash);
+    if (!res) {
+        rc = internal(err);
+        goto fail;
+    }
+    int found = PQntuples(res);
+    PQclear(res);
+    if (!found) {
+        rc = svc_fail(err, SVC_NOT_FOUND, "administrator %s not found", name);
+        goto fail;
+    }
+    return 0;
+fail:
+    OPENSSL_cleanse(generated, SECRET_GEN_LEN + 1);
+    return rc;
+}
+
+int admin_delete(PGconn *db, const char *name, struct svc_err *err)
+{
+    if (!name || !name_valid(name))
+        return svc_fail(err, SVC_NOT_FOUND, "administrator not found");
+    const char *p[] = {name};
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK, "DELETE FROM admins WHERE name = $1 RETURNING id", 1, p);
+    if (!res)
+        return internal(err);
+    int found = PQntuples(res);
+    PQclear(res);
+    return found ? 0 : svc_fail(err, SVC_NOT_FOUND, "administrator %s not found", name);
+}
+
+void admin_list_free(struct admin *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].name);
+        free(list[i].creation_time);
+        free(list[i].update_time);
+    }
+    free(list);
+}
+
+int admin_list(PGconn *db, struct admin **out, size_t *n, struct svc_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "SELECT id, name, " TS_SQL("creation_time") ", " TS_SQL(
+                                "update_time") " FROM admins ORDER BY name",
+                            0, NULL);
+    if (!res)
+        return internal(err);
+    int rows = PQntuples(res), rc = 0;
+    struct admin *list = calloc((size_t)rows + 1, sizeof(*list));
+    if (!list)
+        rc = DH_ERR_NOMEM;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        struct admin *a = &list[i];
+        *n = (size_t)i + 1;
+        a->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        a->name = strdup(PQgetvalue(res, i, 1));
+        a->creation_time = strdup(PQgetvalue(res, i, 2));
+        a->update_time = strdup(PQgetvalue(res, i, 3));
+        if (!a->name || !a->creation_time || !a->update_time)
+            rc = DH_ERR_NOMEM;
+    }
+    PQclear(res);
+    if (rc < 0) {
+        admin_list_free(list, *n);
+        *n = 0;
+        return internal(err);
+    }
+    *out = list;
+    return 0;
+}
+
+int admin_lookup(PGconn *db, const char *name, int64_t *id, char **hash, int *version)
+{
+    *hash = NULL;
+    if (!name || !name_valid(name))
+        return 0;
+    const char *p[] = {name};
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK,
+                "SELECT id, password_hash, cred_version FROM admins WHERE name = $1", 1, p);
+    if (!res)
+        return DH_ERR_DB;
+    int rc = 0;
+    if (PQntuples(res) > 0) {
+        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *version = atoi(PQgetvalue(res, 0, 2));
+        *hash = strdup(PQgetvalue(res, 0, 1));
+        rc = *hash ? 1 : DH_ERR_NOMEM;
+    }
+    PQclear(res);
+    return rc;
+}

@@ -1,0 +1,148 @@
+/* /api/v2.0/projects: create, list, check, get and delete projects. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dockhand/api.h"
+#include "dockhand/service.h"
+
+static void projects_create(struct api_call *c)
+{
+    json_t *body = NULL;
+    struct project p = {0};
+    struct svc_err err = {0};
+
+    if (!api_body_object(c, &body))
+        return;
+    json_t *name = json_object_get(body, "project_name"), *meta = json_object_get(body, "metadata");
+    json_t *pub = json_object_get(body, "public");
+    bool is_public = false;
+    if (!json_is_string(name)) {
+        api_error(c, 400, "BAD_REQUEST", "project_name is required (a string)");
+        goto out;
+    }
+    if (pub && !json_is_null(pub)) {
+        if (!json_is_boolean(pub)) {
+            api_error(c, 400, "BAD_REQUEST", "public must be a boolean");
+            goto out;
+        }
+        is_public = json_is_true(pub);
+    }
+    if (meta && !json_is_null(meta)) {
+        json_t *mp = json_object_get(meta, "public");
+        if (!json_is_object(meta) || (mp && !json_is_string(mp))) {
+            api_error(c, 400, "BAD_REQUEST", "metadata.public must be \"true\" or \"false\"");
+            goto out;
+        }
+        if (mp) {
+            const char *v = json_string_value(mp);
+            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+                api_error(c, 400, "BAD_REQUEST", "metadata.public must be \"true\" or \"false\"");
+                goto out;
+            }
+            is_public = strcmp(v, "true") == 0;
+        }
+    }
+    if (project_create(c->db, json_string_value(name), is_public, &p, &err) < 0) {
+        api_svc_error(c, &err);
+        goto out;
+    }
+    char loc[64];
+    snprintf(loc, sizeof(loc), "/api/v2.0/projects/%" PRId64, p.id);
+    api_header(c, "Location", loc);
+    api_json(c, 201, NULL);
+out:
+    project_deinit(&p);
+    json_decref(body);
+}
+
+static void projects_list(struct api_call *c)
+{
+    int64_t page, page_size, total = 0;
+    struct project *list = NULL;
+    size_t n = 0;
+    struct svc_err err = {0};
+    char *qcopy = NULL;
+
+    if (!api_paging(c, &page, &page_size))
+        return;
+    const char *name = form_get(&c->query, "name");
+    const char *q = form_get(&c->query, "q");
+    if (q) {
+        /* name=~part or name=exact (exact is treated as a substring match too). */
+        if (strncmp(q, "name=", 5) != 0 || strchr(q, ',')) {
+            api_error(c, 400, "BAD_REQUEST", "q: only name=~part or name=value is supported");
+            return;
+        }
+        qcopy = strdup(q[5] == '~' ? q + 6 : q + 5);
+        if (!qcopy || !api_q_unescape(c, qcopy)) {
+            if (!qcopy)
+                api_error(c, 500, "INTERNAL", "out of memory");
+            free(qcopy);
+            return;
+        }
+        name = qcopy;
+    }
+    if (project_list(c->db, name && *name ? name : NULL, page, page_size, &list, &n, &total, &err) <
+        0) {
+        api_svc_error(c, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, project_to_json(&list[i]));
+    project_list_free(list, n);
+    api_page_headers(c, total, page, page_size);
+    api_json(c, 200, arr);
+}
+
+void api_projects(struct api_call *c, const char *rest)
+{
+    struct svc_err err = {0};
+    struct project p;
+
+    if (!*rest) {
+        if (c->method == EVHTTP_REQ_POST) {
+            projects_create(c);
+        } else if (c->method == EVHTTP_REQ_GET) {
+            projects_list(c);
+        } else if (c->method == EVHTTP_REQ_HEAD) {
+            const char *name = form_get(&c->query, "project_name");
+            if (!name) {
+                api_error(c, 400, "BAD_REQUEST", "project_name is required");
+                return;
+            }
+            if (project_get(c->db, name, &p, &err) < 0) {
+                api_svc_error(c, &err);
+                return;
+            }
+            project_deinit(&p);
+            api_json(c, 200, NULL);
+        } else {
+            api_error(c, 405, "METHOD_NOT_ALLOWED", "use GET, HEAD or POST on /projects");
+        }
+        return;
+    }
+    const char *ref = rest + 1;
+    if (!*ref || strchr(ref, '/')) {
+        api_error(c, 404, "NOT_FOUND", "no such endpoint");
+        return;
+    }
+    if (c->method == EVHTTP_REQ_GET || c->method == EVHTTP_REQ_HEAD) {
+        if (project_get(c->db, ref, &p, &err) < 0) {
+            api_svc_error(c, &err);
+            return;
+        }
+        api_json(c, 200, project_to_json(&p));
+        project_deinit(&p);
+    } else if (c->method == EVHTTP_REQ_DELETE) {
+        if (project_delete(c->db, ref, &err) < 0)
+            api_svc_error(c, &err);
+        else
+            api_json(c, 200, NULL);
+    } else {
+        api_error(c, 405, "METHOD_NOT_ALLOWED", "use GET or DELETE on a project");
+    }
+}

@@ -1,0 +1,363 @@
+/* `dockhand admin …` and `dockhand audit list`. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "dockhand/admin.h"
+#include "dockhand/audit.h"
+#include "dockhand/cli.h"
+#include "dockhand/config.h"
+
+#define AUDIT_CLI_PAGE_SIZE 20 /* records per page of `audit list` unless --page-size */
+#define AUDIT_CLI_PAGE_MAX 100
+
+static int usage(const char *why)
+{
+    fprintf(stderr, "dockhand: %s\n", why);
+    fprintf(stderr, "usage: dockhand admin create NAME [--password-stdin]\n"
+                    "       dockhand admin passwd NAME [--password-stdin]\n"
+                    "       dockhand admin list\n"
+                    "       dockhand admin delete NAME\n"
+                    "       dockhand audit list [--operation OP] [--resource-type T]"
+                    " [--resource PART]\n"
+                    "                           [--username U] [--from TIME] [--to TIME]"
+                    " [--page N] [--page-size N]\n"
+                    "TIME: RFC 3339 (2026-01-02T03:04:05Z) or Unix seconds.\n");
+    return 2;
+}
+
+static bool json_out(const struct config *cfg)
+{
+    return strcmp(cfg->output, "json") == 0;
+}
+
+static int print_json(json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    if (!s) {
+        fprintf(stderr, "dockhand: out of memory\n");
+        return 1;
+    }
+    printf("%s\n", s);
+    free(s);
+    return 0;
+}
+
+static int fail(const struct svc_err *err)
+{
+    fprintf(stderr, "dockhand: %s\n", err->msg);
+    return 1;
+}
+
+/* Prints s for a terminal: control characters (in names a client sent) as '?'. */
+static void print_plain(const char *s, int width)
+{
+    int n = 0;
+    for (; *s; s++, n++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+    for (; n < width; n++)
+        putchar(' ');
+}
+
+/* ---- administrators -------------------------------------------------------------- */
+
+/* Reads a password from stdin: up to cap-1 bytes, one trailing newline (and CR) dropped.
+ * Returns 0, 1 (too long or unreadable: message printed). */
+static int read_password(char *buf, size_t cap, size_t *len)
+{
+    size_t n = fread(buf, 1, cap - 1, stdin);
+    if (ferror(stdin)) {
+        fprintf(stderr, "dockhand: cannot read the password from stdin\n");
+        return 1;
+    }
+    if (n == cap - 1 && fgetc(stdin) != EOF) {
+        fprintf(stderr, "dockhand: the password is longer than %d characters\n", SECRET_MANUAL_MAX);
+        return 1;
+    }
+    if (n && buf[n - 1] == '\n')
+        n--;
+    if (n && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+static int admin_set(const struct config *cfg, PGconn *db, bool create, const char *name,
+                     bool from_stdin)
+{
+    char password[SECRET_MANUAL_MAX + 2], generated[SECRET_GEN_LEN + 1] = "";
+    size_t len = 0;
+    struct svc_err err = {0};
+    int rc;
+
+    if (from_stdin && read_password(password, sizeof(password), &len) != 0)
+        return 1;
+    const char *pw = from_stdin ? password : NULL;
+    rc = create ? admin_create(db, name, pw, len, generated, &err)
+                : admin_passwd(db, name, pw, len, generated, &err);
+    OPENSSL_cleanse(password, sizeof(password));
+    if (rc < 0)
+        return fail(&err);
+
+    if (json_out(cfg)) {
+        json_t *o = json_pack("{s:s}", "name", name);
+        if (o && generated[0])
+            json_object_set_new(o, "password", json_string(generated));
+        rc = print_json(o);
+        json_decref(o);
+    } else {
+        printf("%s administrator %s\n", create ? "created" : "new password for", name);
+        if (generated[0])
+            printf("password: %s\nThe password is shown only this once.\n", generated);
+        rc = 0;
+    }
+    OPENSSL_cleanse(generated, sizeof(generated));
+    return rc;
+}
+
+static int admin_print_list(const struct config *cfg, PGconn *db)
+{
+    struct admin *list;
+    size_t n;
+    struct svc_err err = {0};
+    if (admin_list(db, &list, &n, &err) < 0)
+        return fail(&err);
+    int rc = 0;
+    if (json_out(cfg)) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++)
+            json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s}", "id",
+                                                 (json_int_t)list[i].id, "name", list[i].name,
+                                                 "creation_time", list[i].creation_time,
+                                                 "update_time", list[i].update_time));
+        rc = print_json(arr);
+        json_decref(arr);
+    } else {
+        printf("%-6s %-32s %-26s %s\n", "ID", "NAME", "CREATED", "UPDATED");
+        for (size_t i = 0; i < n; i++)
+            printf("%-6" PRId64 " %-32s %-26s %s\n", list[i].id, list[i].name,
+                   list[i].creation_time, list[i].update_time);
+    }
+    admin_list_free(list, n);
+    return rc;
+}
+
+int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : NULL, *name = NULL;
+    bool from_stdin = false;
+    int npos = 0;
+
+    if (!sub)
+        return usage("admin needs a subcommand");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--password-stdin") == 0) {
+            from_stdin = true;
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            fprintf(stderr, "dockhand: unknown option %s\n", argv[i]);
+            return 2;
+        } else {
+            name = argv[i];
+            npos++;
+        }
+    }
+    bool create = strcmp(sub, "create") == 0, passwd = strcmp(sub, "passwd") == 0;
+    if ((create || passwd) && npos == 1)
+        return admin_set(cfg, db, create, name, from_stdin);
+    if (from_stdin)
+        return usage("--password-stdin belongs to admin create and admin passwd");
+    if (strcmp(sub, "list") == 0 && npos == 0)
+        return admin_print_list(cfg, db);
+    if (strcmp(sub, "delete") == 0 && npos == 1) {
+        struct svc_err err = {0};
+        if (admin_delete(db, name, &err) < 0)
+            return fail(&err);
+        if (json_out(cfg))
+            printf("{\"deleted\": true}\n");
+        else
+            printf("deleted administrator %s\n", name);
+        return 0;
+    }
+    return usage("unknown admin command or wrong arguments");
+}
+
+/* ---- the audit log --------------------------------------------------------------- */
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static int num(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* Unix seconds, or RFC 3339 ("2026-01-02T03:04:05Z", fraction and offset allowed). */
+static bool parse_time(const char *s, int64_t *out)
+{
+    size_t len = strlen(s);
+    if (len >= 1 && len <= 12 && digits(s, len)) {
+        *out = strtoll(s, NULL, 10);
+        return true;
+    }
+    if (len < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2) ||
+        s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+        return false;
+    struct tm tm = {
+        .tm_year = num(s, 4) - 1900,
+        .tm_mon = num(s + 5, 2) - 1,
+        .tm_mday = num(s + 8, 2),
+        .tm_hour = num(s + 11, 2),
+        .tm_min = num(s + 14, 2),
+        .tm_sec = num(s + 17, 2),
+    };
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!digits(p, 1))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    int offset = 0;
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        offset = 0;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' &&
+               digits(p + 4, 2) && num(p + 1, 2) < 24 && num(p + 4, 2) < 60) {
+        offset = (num(p + 1, 2) * 60 + num(p + 4, 2)) * 60 * (*p == '-' ? -1 : 1);
+    } else {
+        return false;
+    }
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != num(s + 8, 2)) /* 31 February and the like */
+        return false;
+    *out = (int64_t)t - offset;
+    return *out >= 0;
+}
+
+static bool parse_count(const char *s, int64_t max, int64_t *out)
+{
+    size_t len = strlen(s);
+    if (len < 1 || len > 12 || !digits(s, len))
+        return false;
+    *out = strtoll(s, NULL, 10);
+    return *out >= 1 && *out <= max;
+}
+
+static void audit_print(json_t *items, int64_t total, int64_t page, int64_t page_size)
+{
+    printf("%-8s %-24s %-24s %-15s %-14s %-32s %s\n", "ID", "TIME", "USERNAME", "OPERATION", "TYPE",
+           "RESOURCE", "CLIENT");
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        const char *client = json_string_value(json_object_get(o, "client_ip"));
+        printf("%-8" JSON_INTEGER_FORMAT " %-24s ", json_integer_value(json_object_get(o, "id")),
+               json_string_value(json_object_get(o, "op_time")));
+        print_plain(json_string_value(json_object_get(o, "username")), 24);
+        putchar(' ');
+        print_plain(json_string_value(json_object_get(o, "operation")), 15);
+        putchar(' ');
+        print_plain(json_string_value(json_object_get(o, "resource_type")), 14);
+        putchar(' ');
+        print_plain(json_string_value(json_object_get(o, "resource")), 32);
+        putchar(' ');
+        print_plain(client ? client : "-", 0);
+        json_t *detail = json_object_get(o, "detail");
+        if (detail && !json_is_null(detail)) {
+            char *d = json_dumps(detail, JSON_COMPACT | JSON_ENSURE_ASCII);
+            if (d) {
+                fputs("  ", stdout);
+                print_plain(d, 0);
+            }
+            free(d);
+        }
+        putchar('\n');
+    }
+    int64_t pages = total ? (total + page_size - 1) / page_size : 1;
+    printf("page %" PRId64 " of %" PRId64 ", %" PRId64 " record%s\n", page, pages, total,
+           total == 1 ? "" : "s");
+}
+
+int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
+{
+    static const char *const value_flags[] = {"--operation", "--resource-type", "--resource",
+                                              "--username",  "--from",          "--to",
+                                              "--page",      "--page-size",     NULL};
+    const char *val[8] = {0};
+
+    if (argc < 1 || strcmp(argv[0], "list") != 0)
+        return usage("audit needs the subcommand list");
+    for (int i = 1; i < argc; i++) {
+        int k = 0;
+        while (value_flags[k] && strcmp(argv[i], value_flags[k]) != 0)
+            k++;
+        if (!value_flags[k]) {
+            fprintf(stderr, "dockhand: unknown option or argument %s\n", argv[i]);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "dockhand: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        val[k] = argv[++i];
+    }
+
+    struct audit_filter f = {
+        .operation = val[0],
+        .resource_type = val[1],
+        .resource = val[2],
+        .username = val[3],
+        .page = 1,
+        .page_size = AUDIT_CLI_PAGE_SIZE,
+    };
+    if (val[4] && !parse_time(val[4], &f.from))
+        return usage("--from takes RFC 3339 time (2026-01-02T03:04:05Z) or Unix seconds");
+    if (val[5] && !parse_time(val[5], &f.to))
+        return usage("--to takes RFC 3339 time (2026-01-02T03:04:05Z) or Unix seconds");
+    if (val[4] && val[5] && f.from > f.to)
+        return usage("--from is later than --to");
+    if (val[6] && !parse_count(val[6], INT64_C(1000000000000), &f.page))
+        return usage("--page takes a number from 1");
+    if (val[7] && !parse_count(val[7], AUDIT_CLI_PAGE_MAX, &f.page_size))
+        return usage("--page-size takes a number from 1 to 100");
+    /* 0 means open in the filter: the first second of 1970 is open enough. */
+    if (val[5] && f.to == 0)
+        return usage("--to must be after 1970-01-01T00:00:00Z");
+
+    json_t *items;
+    int64_t total;
+    struct svc_err err = {0};
+    if (audit_list(db, &f, &items, &total, &err) < 0)
+        return fail(&err);
+    int rc = 0;
+    if (json_out(cfg)) {
+        json_t *o =
+            json_pack("{s:I, s:I, s:I, s:O}", "total", (json_int_t)total, "page",
+                      (json_int_t)f.page, "page_size", (json_int_t)f.page_size, "items", items);
+        rc = print_json(o);
+        json_decref(o);
+    } else {
+        audit_print(items, total, f.page, f.page_size);
+    }
+    json_decref(items);
+    return rc;
+}
