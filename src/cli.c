@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "dockhand/access.h"
 #include "dockhand/db.h"
 #include "dockhand/keys.h"
 #include "dockhand/log.h"
@@ -50,6 +51,8 @@ static const char usage_text[] =
     "  audit list [--operation OP] [--resource-type T] [--resource PART] [--username U]\n"
     "             [--from TIME] [--to TIME] [--page N] [--page-size N]\n"
     "                                         the audit log, newest first\n"
+    "  audit prune --before TIME              delete older audit records (recorded itself)\n"
+    "  permissions                            the grantable permissions (system, project)\n"
     "  config get [KEY]                       robot_token_duration, robot_name_prefix,\n"
     "  config set KEY VALUE                   token_expiration\n"
     "  help                                   this text and every setting\n"
@@ -352,6 +355,30 @@ static int secret_output(const struct config *cfg, const struct robot *r, const 
 
 /* ---- commands -------------------------------------------------------------------------- */
 
+/* The catalogue of /api/v2.0/permissions. */
+static int cmd_permissions(const struct config *cfg)
+{
+    json_t *system = json_array(), *project = json_array();
+    if (!json_out(cfg))
+        printf("%-20s %-8s %-8s %s\n", "RESOURCE", "ACTION", "LEVEL", "DESCRIPTION");
+    for (size_t i = 0; i < access_catalogue_len; i++) {
+        const struct perm_def *d = &access_catalogue[i];
+        json_t *o = json_pack("{s:s, s:s}", "resource", d->resource, "action", d->action);
+        json_array_append(system, o);
+        if (!d->system_only)
+            json_array_append(project, o);
+        json_decref(o);
+        if (!json_out(cfg))
+            printf("%-20s %-8s %-8s %s\n", d->resource, d->action,
+                   d->system_only ? "system" : "any", d->description);
+    }
+    json_t *all = json_pack("{s:o, s:o}", "system", system, "project", project);
+    if (json_out(cfg))
+        print_json(all);
+    json_decref(all);
+    return 0;
+}
+
 static int cmd_migrate(const struct config *cfg)
 {
     PGconn *db = db_connect(cfg->database_url);
@@ -553,8 +580,8 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
         }
         json_t *arr = json_array();
         if (!json_out(cfg))
-            printf("%-6s %-40s %-8s %-8s %-9s %s\n", "ID", "NAME", "LEVEL", "ENABLED", "PROJECTS",
-                   "EXPIRES");
+            printf("%-6s %-32s %-8s %-8s %-9s %-38s %-24s %s\n", "ID", "NAME", "LEVEL", "ENABLED",
+                   "PROJECTS", "EXPIRES", "LAST USED", "DESCRIPTION");
         for (size_t i = 0; i < n; i++) {
             if (json_out(cfg)) {
                 json_array_append_new(arr, robot_to_json(&list[i]));
@@ -571,8 +598,9 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
             }
             snprintf(projects, sizeof(projects), all ? "all" : "%zu", np);
             expiry_text(list[i].expires_at, exp, sizeof(exp));
-            printf("%-6" PRId64 " %-40s %-8s %-8s %-9s %s\n", list[i].id, list[i].full_name,
-                   list[i].level, list[i].disabled ? "no" : "yes", projects, exp);
+            printf("%-6" PRId64 " %-32s %-8s %-8s %-9s %-38s %-24s %.60s\n", list[i].id,
+                   list[i].full_name, list[i].level, list[i].disabled ? "no" : "yes", projects, exp,
+                   list[i].last_used ? list[i].last_used : "never", list[i].description);
         }
         if (json_out(cfg))
             print_json(arr);
@@ -748,6 +776,8 @@ int cli_main(struct config *cfg, int argc, char **argv)
         printf("dockhand %s (schema %d)\n", DOCKHAND_VERSION, db_schema_expected());
         return 0;
     }
+    if (strcmp(cmd, "permissions") == 0)
+        return argc == 2 ? cmd_permissions(cfg) : usage("permissions takes no arguments");
     if (strcmp(cmd, "serve") == 0)
         return argc == 2 ? server_run(cfg) : usage("serve takes no arguments");
     if (strcmp(cmd, "migrate") == 0)

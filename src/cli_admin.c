@@ -304,8 +304,21 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
                                               "--page",      "--page-size",     NULL};
     const char *val[8] = {0};
 
+    if (argc == 3 && strcmp(argv[0], "prune") == 0 && strcmp(argv[1], "--before") == 0) {
+        int64_t before, deleted = 0;
+        struct svc_err err = {0};
+        if (!parse_time(argv[2], &before))
+            return usage("--before takes RFC 3339 time (2026-01-02T03:04:05Z) or Unix seconds");
+        if (audit_prune(db, before, &deleted, &err) < 0)
+            return fail(&err);
+        if (json_out(cfg))
+            printf("{\"deleted\": %" PRId64 "}\n", deleted);
+        else
+            printf("deleted %" PRId64 " audit records\n", deleted);
+        return 0;
+    }
     if (argc < 1 || strcmp(argv[0], "list") != 0)
-        return usage("audit needs the subcommand list");
+        return usage("audit needs the subcommand list or prune");
     for (int i = 1; i < argc; i++) {
         int k = 0;
         while (value_flags[k] && strcmp(argv[i], value_flags[k]) != 0)

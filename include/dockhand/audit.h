@@ -50,6 +50,10 @@ struct audit_filter {
     int64_t page, page_size;
 };
 
+/* Deletes the records older than before (Unix seconds) and records that it did
+ * (operation "prune", type "audit"), in one transaction. *deleted gets the count. */
+int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct svc_err *err) DH_MUST_CHECK;
+
 /* A page of records, newest first, as Harbor's AuditLog objects (id, username,
  * resource, resource_type, operation, op_time) plus client_ip, request_id, detail. */
 int audit_list(PGconn *db, const struct audit_filter *f, json_t **items, int64_t *total,

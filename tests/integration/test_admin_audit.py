@@ -543,3 +543,46 @@ def test_audit_list_text(d):
 def test_audit_list_usage_errors(d, args):
     p = cli(d, *args, check=False)
     assert p.returncode == 2, p
+
+
+# --- dockhand audit prune, dockhand permissions -----------------------------------------
+
+def test_audit_prune_deletes_only_older_records_and_records_itself(d):
+    cli(d, "project", "create", "prunea")
+    d.sql("UPDATE audit_log SET op_time = now() - interval '100 days'")
+    cli(d, "project", "create", "pruneb")
+    recent = max_id(d)
+    cutoff = calendar.timegm(__import__("time").gmtime()) - 50 * 86400
+    out = cli_json(d, "audit", "prune", "--before", str(cutoff))
+    old = int(d.sql("SELECT count(*) FROM audit_log WHERE op_time < now() - interval '99 days'"))
+    assert old == 0
+    assert out["deleted"] >= 1
+    left = rows(d)
+    assert any(r["resource"] == "pruneb" for r in left), left
+    assert not any(r["resource"] == "prunea" for r in left), left
+    prune = [r for r in left if r["operation"] == "prune"]
+    assert len(prune) == 1 and prune[0]["id"] > recent
+    assert prune[0]["username"] == ACTOR and prune[0]["detail"]["deleted"] == out["deleted"]
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "", "2026-13-01T00:00:00Z"])
+def test_audit_prune_refuses_a_bad_time_and_deletes_nothing(d, bad):
+    cli(d, "project", "create", "keepme")
+    before = len(rows(d))
+    r = cli(d, "audit", "prune", "--before", bad, check=False)
+    assert r.returncode == 2, r
+    assert len(rows(d)) == before
+
+
+def test_permissions_lists_the_catalogue(d):
+    out = cli_json(d, "permissions")
+    project = {(p["resource"], p["action"]) for p in out["project"]}
+    system = {(p["resource"], p["action"]) for p in out["system"]}
+    seed = {("repository", "push"), ("repository", "pull"), ("artifact", "delete"),
+            ("helm-chart", "read"), ("helm-chart-version", "create"),
+            ("helm-chart-version", "delete"), ("tag", "create"), ("tag", "delete"),
+            ("artifact-label", "create"), ("scan", "create")}
+    assert seed <= project
+    assert ("catalog", "read") in system and ("catalog", "read") not in project
+    text = cli(d, "permissions").stdout
+    assert "helm-chart-version" in text and "catalog" in text
