@@ -160,6 +160,7 @@ struct audit_writer {
     bool stop;
     pthread_t thread;
     char *conninfo;
+    int flush_ms;
     PGconn *conn; /* the thread's */
     int backoff_ms;
     bool down_logged;
@@ -482,9 +483,9 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&w->wake, &w->mu);
         if (!w->head)
             break;
-        /* A partial batch waits until its oldest record is AUDIT_FLUSH_MS old. */
+        /* A partial batch waits until its oldest record is flush_ms old. */
         struct timespec ts;
-        deadline_at(&ts, w->head->mono_ms + AUDIT_FLUSH_MS);
+        deadline_at(&ts, w->head->mono_ms + w->flush_ms);
         while (w->n < AUDIT_BATCH_MAX && !w->stop &&
                pthread_cond_timedwait(&w->wake, &w->mu, &ts) != ETIMEDOUT)
             ;
@@ -556,12 +557,13 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-struct audit_writer *audit_writer_new(const char *conninfo)
+struct audit_writer *audit_writer_new(const char *conninfo, int flush_ms)
 {
     struct audit_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
     w->conninfo = strdup(conninfo ? conninfo : "");
+    w->flush_ms = flush_ms > 0 ? flush_ms : AUDIT_FLUSH_MS;
     pthread_condattr_t ca;
     bool cond_ok = false, mu_ok = pthread_mutex_init(&w->mu, NULL) == 0;
     if (pthread_condattr_init(&ca) == 0) {

@@ -461,7 +461,7 @@ int server_run(const struct config *cfg)
     st.cc = credcache_new((size_t)cfg->cred_cache_size);
     st.hp = hashpool_new(cfg->hash_threads);
     st.admin_cc = credcache_new(ADMIN_CACHE_SIZE);
-    st.aw = audit_writer_new(cfg->database_url);
+    st.aw = audit_writer_new(cfg->database_url, cfg->audit_flush_ms);
     st.ap = apipool_new(&st, cfg->api_threads);
     if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.aw || !st.ap)
         goto out;

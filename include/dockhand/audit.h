@@ -9,7 +9,7 @@
 
 #define AUDIT_QUEUE_MAX 100000 /* records waiting for the writer; more are counted as dropped */
 #define AUDIT_BATCH_MAX 1000   /* records per INSERT */
-#define AUDIT_FLUSH_MS 200     /* longest a record waits before it is written */
+#define AUDIT_FLUSH_MS 200     /* default: longest a record waits before it is written */
 
 struct audit_entry {
     const char *username;      /* administrator or robot login name; "" anonymous */
@@ -29,8 +29,9 @@ int audit_write(PGconn *db, const struct audit_entry *e) DH_MUST_CHECK;
 
 struct audit_writer;
 
-/* Starts the writer thread with its own connection to conninfo. */
-struct audit_writer *audit_writer_new(const char *conninfo);
+/* Starts the writer thread with its own connection to conninfo; a record waits at most
+ * flush_ms before it is written. */
+struct audit_writer *audit_writer_new(const char *conninfo, int flush_ms);
 
 /* Copies e into the queue; never blocks. Thread-safe. */
 void audit_writer_push(struct audit_writer *w, const struct audit_entry *e);

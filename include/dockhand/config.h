@@ -26,6 +26,7 @@ struct config {
     int cred_cache_size; /* verified credentials kept */
     int api_threads;     /* admin API threads */
     int audit_tokens;    /* 1: token issuance and refused logins are audited */
+    int audit_flush_ms;  /* longest a queued audit record waits */
     char *log_level;
     char *log_format;
     char *output; /* CLI: "text" | "json" */

@@ -247,3 +247,22 @@ def test_no_secret_or_hash_in_any_record(dockhand, admin):
     assert not leaked, leaked[:3]
     assert "pbkdf2" not in text.lower()
     assert A.ADMIN_PASSWORD not in text
+
+
+def test_queued_token_records_survive_a_clean_shutdown(dockhand_factory):
+    """Tokens issued right before SIGTERM: every record is written before the exit."""
+    # Records wait up to a minute in the queue: every one is still there at SIGTERM.
+    d = dockhand_factory(DOCKHAND_AUDIT_FLUSH_MS="60000")
+    robot = d.create_robot(A.new_name("flush"))
+    n = 200
+    for i in range(n):
+        r = d.token(auth=(robot["name"], robot["secret"]),
+                    headers={"X-Request-Id": "flush-%d" % i})
+        assert r.status_code == 200, r.text
+    assert int(d.sql("SELECT count(*) FROM audit_log WHERE operation = 'issue_token'")) == 0
+    d.stop()
+    got = int(d.sql("SELECT count(*) FROM audit_log WHERE operation = 'issue_token'"
+                    " AND request_id LIKE 'flush-%%'").strip())
+    assert got == n
+    used = d.sql("SELECT last_used IS NOT NULL FROM robots WHERE id = %d" % robot["id"]).strip()
+    assert used == "t"
