@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "dockhand/encoding.h"
 
 static int form_decode(const char *in, size_t len, char **cursor)
@@ -42,7 +44,8 @@ int form_parse(const char *s, size_t len, struct form *f)
 
     /* One block: the pair array, then every decoded string. Decoding never lengthens a
      * component, so a pair needs at most its raw length plus two NULs. */
-    pairs = malloc(npairs * sizeof(*pairs) + len + 2 * npairs);
+    size_t size = npairs * sizeof(*pairs) + len + 2 * npairs;
+    pairs = malloc(size);
     if (!pairs)
         return DH_ERR_NOMEM;
     strings = (char *)(pairs + npairs);
@@ -73,9 +76,13 @@ int form_parse(const char *s, size_t len, struct form *f)
     }
     f->pairs = pairs;
     f->n = npairs;
+    f->size = size;
     pairs = NULL;
 out:
-    free(pairs);
+    if (pairs) {
+        OPENSSL_cleanse(pairs, size);
+        free(pairs);
+    }
     return r;
 }
 
@@ -89,8 +96,13 @@ const char *form_get(const struct form *f, const char *key)
 
 void form_deinit(struct form *f)
 {
-    /* The strings live in the same block as the pair array. */
-    free(f->pairs);
+    /* The strings live in the same block as the pair array; passwords and refresh
+     * tokens arrive in forms, so the block is wiped. */
+    if (f->pairs) {
+        OPENSSL_cleanse(f->pairs, f->size);
+        free(f->pairs);
+    }
     f->pairs = NULL;
     f->n = 0;
+    f->size = 0;
 }

@@ -14,6 +14,7 @@ struct form_pair {
 struct form {
     struct form_pair *pairs;
     size_t n;
+    size_t size; /* bytes of the block behind pairs (wiped on deinit: forms carry secrets) */
 };
 
 /* Parses "a=b&c=d" (empty components skipped; a key without '=' has value "").
