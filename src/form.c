@@ -29,6 +29,7 @@ int form_parse(const char *s, size_t len, struct form *f)
 
     f->pairs = NULL;
     f->n = 0;
+    f->size = 0;
     if (len > FORM_MAX_INPUT)
         return DH_ERR_TOOBIG;
 

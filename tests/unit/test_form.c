@@ -128,11 +128,11 @@ static void test_repeated_keys(void)
 
 static bool fails_with(const char *s, size_t len, int want)
 {
-    struct form f = {(struct form_pair *)0x1, 99};
+    struct form f = {(struct form_pair *)0x1, 99, 7};
     int r = form_parse(s, len, &f);
 
     /* On failure the form is left empty: nothing to free. */
-    return r == want && f.pairs == NULL && f.n == 0;
+    return r == want && f.pairs == NULL && f.n == 0 && f.size == 0;
 }
 
 static void test_invalid(void)
