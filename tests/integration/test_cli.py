@@ -1,4 +1,4 @@
-"""The `dockhand` CLI for robots, projects and settings (INTERFACE.md, DESIGN §4)."""
+"""The `dockhand` CLI for robots, projects and settings (README "Command line", DESIGN §4)."""
 
 import calendar
 import json
