@@ -6,7 +6,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "dockhand/access.h"
 #include "dockhand/api.h"
 #include "dockhand/audit.h"
 #include "dockhand/db.h"
@@ -112,17 +111,7 @@ void api_permissions(struct api_call *c, const char *rest)
         api_error(c, 405, "METHOD_NOT_ALLOWED", "use GET on /permissions");
         return;
     }
-    json_t *system = json_array(), *project = json_array();
-    for (size_t i = 0; i < access_catalogue_len; i++) {
-        const struct perm_def *d = &access_catalogue[i];
-        json_t *o = json_pack("{s:s, s:s}", "resource", d->resource, "action", d->action);
-        /* System robots may hold every permission; project robots the project ones. */
-        json_array_append(system, o);
-        if (!d->system_only)
-            json_array_append(project, o);
-        json_decref(o);
-    }
-    api_json(c, 200, json_pack("{s:o, s:o}", "system", system, "project", project));
+    api_json(c, 200, permissions_to_json());
 }
 
 /* RFC 3339 ("2026-01-02T03:04:05Z"), "2026-01-02 03:04:05", a date, or Unix seconds. */

@@ -358,24 +358,18 @@ static int secret_output(const struct config *cfg, const struct robot *r, const 
 /* The catalogue of /api/v2.0/permissions. */
 static int cmd_permissions(const struct config *cfg)
 {
-    json_t *system = json_array(), *project = json_array();
-    if (!json_out(cfg))
-        printf("%-20s %-8s %-8s %s\n", "RESOURCE", "ACTION", "LEVEL", "DESCRIPTION");
+    if (json_out(cfg)) {
+        json_t *all = permissions_to_json();
+        print_json(all);
+        json_decref(all);
+        return 0;
+    }
+    printf("%-20s %-8s %-8s %s\n", "RESOURCE", "ACTION", "LEVEL", "DESCRIPTION");
     for (size_t i = 0; i < access_catalogue_len; i++) {
         const struct perm_def *d = &access_catalogue[i];
-        json_t *o = json_pack("{s:s, s:s}", "resource", d->resource, "action", d->action);
-        json_array_append(system, o);
-        if (!d->system_only)
-            json_array_append(project, o);
-        json_decref(o);
-        if (!json_out(cfg))
-            printf("%-20s %-8s %-8s %s\n", d->resource, d->action,
-                   d->system_only ? "system" : "any", d->description);
+        printf("%-20s %-8s %-8s %s\n", d->resource, d->action, d->system_only ? "system" : "any",
+               d->description);
     }
-    json_t *all = json_pack("{s:o, s:o}", "system", system, "project", project);
-    if (json_out(cfg))
-        print_json(all);
-    json_decref(all);
     return 0;
 }
 
@@ -507,13 +501,17 @@ static int robot_resolve(PGconn *db, const char *ref, struct robot *r)
     return 0;
 }
 
-static int read_secret_stdin(char *buf, size_t cap, size_t *len)
+int cli_read_secret(const char *what, char *buf, size_t cap, size_t *len)
 {
-    size_t n = fread(buf, 1, cap, stdin);
-    if (ferror(stdin))
-        return -1;
-    if (n == cap)
-        return DH_ERR_TOOBIG;
+    size_t n = fread(buf, 1, cap - 1, stdin);
+    if (ferror(stdin)) {
+        fprintf(stderr, "dockhand: cannot read the %s from stdin\n", what);
+        return 1;
+    }
+    if (n == cap - 1 && fgetc(stdin) != EOF) {
+        fprintf(stderr, "dockhand: the %s is longer than %zu characters\n", what, cap - 2);
+        return 1;
+    }
     if (n && buf[n - 1] == '\n')
         n--;
     if (n && buf[n - 1] == '\r')
@@ -635,13 +633,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
             size_t mlen = 0;
             bool use_manual = opt_get(&o, "--secret-stdin") != NULL;
             if (use_manual) {
-                int r2 = read_secret_stdin(manual, sizeof(manual) - 1, &mlen);
-                if (r2 < 0) {
-                    fprintf(stderr,
-                            r2 == DH_ERR_TOOBIG
-                                ? "dockhand: the secret is longer than %d characters\n"
-                                : "dockhand: cannot read the secret (%d)\n",
-                            SECRET_MANUAL_MAX);
+                if (cli_read_secret("secret", manual, sizeof(manual), &mlen) != 0) {
                     rc = 1;
                     goto out;
                 }

@@ -66,28 +66,6 @@ static void print_plain(const char *s, int width)
 
 /* ---- administrators -------------------------------------------------------------- */
 
-/* Reads a password from stdin: up to cap-1 bytes, one trailing newline (and CR) dropped.
- * Returns 0, 1 (too long or unreadable: message printed). */
-static int read_password(char *buf, size_t cap, size_t *len)
-{
-    size_t n = fread(buf, 1, cap - 1, stdin);
-    if (ferror(stdin)) {
-        fprintf(stderr, "dockhand: cannot read the password from stdin\n");
-        return 1;
-    }
-    if (n == cap - 1 && fgetc(stdin) != EOF) {
-        fprintf(stderr, "dockhand: the password is longer than %d characters\n", SECRET_MANUAL_MAX);
-        return 1;
-    }
-    if (n && buf[n - 1] == '\n')
-        n--;
-    if (n && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    *len = n;
-    return 0;
-}
-
 static int admin_set(const struct config *cfg, PGconn *db, bool create, const char *name,
                      bool from_stdin)
 {
@@ -96,7 +74,7 @@ static int admin_set(const struct config *cfg, PGconn *db, bool create, const ch
     struct svc_err err = {0};
     int rc;
 
-    if (from_stdin && read_password(password, sizeof(password), &len) != 0)
+    if (from_stdin && cli_read_secret("password", password, sizeof(password), &len) != 0)
         return 1;
     const char *pw = from_stdin ? password : NULL;
     rc = create ? admin_create(db, name, pw, len, generated, &err)

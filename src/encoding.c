@@ -150,7 +150,7 @@ void hex_encode(const void *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_value(unsigned char c)
+int hex_value(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';

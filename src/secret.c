@@ -162,17 +162,6 @@ int secret_hash(const char *secret, size_t len, unsigned iterations, char **out)
     return secret_hash_salt(secret, len, iterations, salt, out);
 }
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 struct parsed_hash {
     unsigned iterations;
     const char *salt;
@@ -217,7 +206,8 @@ static int parse_stored(const char *stored, struct parsed_hash *h)
         return DH_ERR_INVALID;
     h->dk_len = hex_len / 2;
     for (size_t k = 0; k < h->dk_len; ++k) {
-        int hi = hex_nibble(stored[start + 2 * k]), lo = hex_nibble(stored[start + 2 * k + 1]);
+        int hi = hex_value((unsigned char)stored[start + 2 * k]),
+            lo = hex_value((unsigned char)stored[start + 2 * k + 1]);
         if (hi < 0 || lo < 0)
             return DH_ERR_INVALID;
         h->dk[k] = (unsigned char)(hi << 4 | lo);

@@ -909,3 +909,17 @@ json_t *project_to_json(const struct project *p)
                      p->creation_time, "update_time", p->update_time, "robot_count",
                      (json_int_t)p->robot_count);
 }
+
+json_t *permissions_to_json(void)
+{
+    json_t *system = json_array(), *project = json_array();
+    for (size_t i = 0; i < access_catalogue_len; i++) {
+        const struct perm_def *d = &access_catalogue[i];
+        json_t *o = json_pack("{s:s, s:s}", "resource", d->resource, "action", d->action);
+        json_array_append(system, o);
+        if (!d->system_only)
+            json_array_append(project, o);
+        json_decref(o);
+    }
+    return json_pack("{s:o, s:o}", "system", system, "project", project);
+}

@@ -27,6 +27,9 @@ size_t b64_encode(const void *in, size_t len, char *out);
 /* RFC 4648 base32, upper case, no padding. out needs (len*8+4)/5 + 1 bytes. */
 size_t base32_encode(const void *in, size_t len, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_value(unsigned char c);
+
 /* Lower-case hex; out needs 2*len+1 bytes. */
 void hex_encode(const void *in, size_t len, char *out);
 

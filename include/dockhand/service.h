@@ -153,6 +153,11 @@ json_t *robot_to_json(const struct robot *r);
  * secret may be NULL (a manual refresh: nothing to show). */
 json_t *robot_created_json(const struct robot *r, const char *secret);
 
+/* Harbor's Permissions model: {"system": […], "project": […]} of {resource, action}.
+ * System robots may hold every permission of the catalogue, project robots the ones not
+ * marked system-only. */
+json_t *permissions_to_json(void);
+
 /* Harbor's Project model subset: project_id, name, metadata.public, creation_time,
  * update_time. */
 json_t *project_to_json(const struct project *p);
