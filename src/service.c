@@ -113,51 +113,99 @@ static int robot_from_row(const PGresult *res, int row, struct robot *r)
     return 0;
 }
 
-/* Loads r's permissions, grouped by (kind, namespace). */
-static int robot_load_perms(PGconn *db, struct robot *r)
+/* Fills r's permissions from rows [from, to) of res (robot_id, kind, ns, resource, action),
+ * grouped by (kind, namespace). */
+static int robot_perms_from_rows(struct robot *r, const PGresult *res, int from, int to)
 {
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, r->id);
-    const char *p[] = {idbuf};
-    PGresult *res =
-        db_exec(db, PGRES_TUPLES_OK,
-                "SELECT rp.kind,"
-                " CASE WHEN rp.kind = 'system' THEN '/' WHEN rp.all_projects THEN '*'"
-                " ELSE p.name END AS ns, rp.resource, rp.action"
-                " FROM robot_permissions rp LEFT JOIN projects p ON p.id = rp.project_id"
-                " WHERE rp.robot_id = $1 ORDER BY 1, 2, 3, 4",
-                1, p);
-    if (!res)
-        return DH_ERR_DB;
-    int n = PQntuples(res), rc = 0;
+    int n = to - from;
     r->perms = calloc((size_t)n + 1, sizeof(*r->perms));
-    if (!r->perms) {
-        rc = DH_ERR_NOMEM;
-        goto out;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *kind = PQgetvalue(res, i, 0), *ns = PQgetvalue(res, i, 1);
+    if (!r->perms)
+        return DH_ERR_NOMEM;
+    for (int i = from; i < to; i++) {
+        const char *kind = PQgetvalue(res, i, 1), *ns = PQgetvalue(res, i, 2);
         struct robot_permission *pm = r->nperms ? &r->perms[r->nperms - 1] : NULL;
         if (!pm || strcmp(pm->kind, kind) != 0 || strcmp(pm->namespace_, ns) != 0) {
             pm = &r->perms[r->nperms++];
             pm->kind = strdup(kind);
             pm->namespace_ = strdup(ns);
             pm->access = calloc((size_t)n, sizeof(*pm->access));
-            if (!pm->kind || !pm->namespace_ || !pm->access) {
-                rc = DH_ERR_NOMEM;
-                goto out;
-            }
+            if (!pm->kind || !pm->namespace_ || !pm->access)
+                return DH_ERR_NOMEM;
         }
         struct robot_access *a = &pm->access[pm->naccess++];
-        a->resource = strdup(PQgetvalue(res, i, 2));
-        a->action = strdup(PQgetvalue(res, i, 3));
-        if (!a->resource || !a->action) {
-            rc = DH_ERR_NOMEM;
-            goto out;
-        }
+        a->resource = strdup(PQgetvalue(res, i, 3));
+        a->action = strdup(PQgetvalue(res, i, 4));
+        if (!a->resource || !a->action)
+            return DH_ERR_NOMEM;
     }
+    return 0;
+}
+
+struct id_index {
+    int64_t id;
+    size_t at;
+};
+
+static int id_index_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct id_index *)a)->id, y = ((const struct id_index *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Loads the permissions of every robot of list in one query. */
+static int robots_load_perms(PGconn *db, struct robot *list, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct id_index *idx = calloc(n, sizeof(*idx));
+    char *ids = malloc(n * 21 + 3);
+    PGresult *res = NULL;
+    int rc = 0;
+    if (!idx || !ids) {
+        rc = DH_ERR_NOMEM;
+        goto out;
+    }
+    size_t len = 0;
+    ids[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        idx[i].id = list[i].id;
+        idx[i].at = i;
+        len += (size_t)sprintf(ids + len, "%s%" PRId64, i ? "," : "", list[i].id);
+    }
+    ids[len++] = '}';
+    ids[len] = '\0';
+    qsort(idx, n, sizeof(*idx), id_index_cmp);
+
+    const char *p[] = {ids};
+    res = db_exec(db, PGRES_TUPLES_OK,
+                  "SELECT rp.robot_id, rp.kind,"
+                  " CASE WHEN rp.kind = 'system' THEN '/' WHEN rp.all_projects THEN '*'"
+                  " ELSE p.name END AS ns, rp.resource, rp.action"
+                  " FROM robot_permissions rp LEFT JOIN projects p ON p.id = rp.project_id"
+                  " WHERE rp.robot_id = ANY ($1::bigint[]) ORDER BY 1, 2, 3, 4, 5",
+                  1, p);
+    if (!res) {
+        rc = DH_ERR_DB;
+        goto out;
+    }
+    int rows = PQntuples(res);
+    for (int from = 0, to; rc == 0 && from < rows; from = to) {
+        struct id_index key = {.id = strtoll(PQgetvalue(res, from, 0), NULL, 10)};
+        for (to = from + 1;
+             to < rows && strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0)) == 0; to++)
+            ;
+        struct id_index *hit = bsearch(&key, idx, n, sizeof(*idx), id_index_cmp);
+        if (hit)
+            rc = robot_perms_from_rows(&list[hit->at], res, from, to);
+    }
+    /* Robots without a single permission still get an (empty) array. */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (!list[i].perms && !(list[i].perms = calloc(1, sizeof(*list[i].perms))))
+            rc = DH_ERR_NOMEM;
 out:
     PQclear(res);
+    free(ids);
+    free(idx);
     return rc;
 }
 
@@ -177,7 +225,7 @@ static int robot_fetch(PGconn *db, const char *where, const char *param, struct 
     int rc = robot_from_row(res, 0, out);
     PQclear(res);
     if (rc == 0)
-        rc = robot_load_perms(db, out);
+        rc = robots_load_perms(db, out, 1);
     if (rc < 0) {
         robot_deinit(out);
         return internal(err);
@@ -484,13 +532,13 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
     int rc = list ? 0 : DH_ERR_NOMEM;
     for (int i = 0; rc == 0 && i < rows; i++) {
         rc = robot_from_row(res, i, &list[i]);
-        if (rc == 0)
-            rc = robot_load_perms(db, &list[i]);
         *n = (size_t)i + 1;
     }
     if (rows > 0)
         *total = strtoll(PQgetvalue(res, 0, 13), NULL, 10);
     PQclear(res);
+    if (rc == 0)
+        rc = robots_load_perms(db, list, *n);
     if (rc < 0) {
         robot_list_free(list, *n);
         *n = 0;
