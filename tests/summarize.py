@@ -16,7 +16,8 @@ for build in sys.argv[1:]:
         continue
     for line in open(log):
         t = json.loads(line)
-        name, result = t['name'], t['result']
+        # meson names a test "<project>:<suite> / <test>"
+        name, result = t['name'].split(' / ')[-1], t['result']
         if name in ('integration', 'e2e'):
             xml = os.path.join(build, 'tests', name + '.xml')
             if not os.path.exists(xml):
