@@ -5,6 +5,7 @@ base64 of `name:secret` as it travels in an Authorization header, refresh tokens
 """
 
 import base64
+import os
 
 _SECRETS = set()
 
@@ -20,3 +21,28 @@ def remember(secret, login=None):
 
 def all_secrets():
     return sorted(_SECRETS)
+
+
+def scan_logs(found):
+    """Reads every log the suites produced (each dockhand's server and CLI log, each
+    PostgreSQL cluster's) and returns (logs read, {path: text}, leak lines for found)."""
+    from helpers import dockhand as dh
+    from helpers import pg as pgmod
+
+    paths = []
+    for d in dh.INSTANCES:
+        paths += [d.log_path, d.cli_log_path]
+    for c in pgmod.CLUSTERS:
+        paths.append(c.log_path)
+    texts, leaks = {}, []
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        texts[path] = text
+        for s in found:
+            if s in text:
+                line = next(l for l in text.splitlines() if s in l)
+                leaks.append("%s: %s" % (path, line[:300]))
+    return texts, leaks
