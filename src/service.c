@@ -511,8 +511,10 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
         wlen += (size_t)snprintf(where + wlen, sizeof(where) - wlen, " AND r.project_id = $%d", np);
     }
     int nfilter = np;
-    len = (size_t)snprintf(sql, sizeof(sql),
-                           "SELECT " ROBOT_COLUMNS ", count(*) OVER () FROM robots r WHERE %s",
+    /* The page alone, in index order where the sort allows: a window count over every
+     * match made each page cost a full scan and a sort of all matches (68 ms at 100,000
+     * robots). The total comes from the page when it is not full, else from a count. */
+    len = (size_t)snprintf(sql, sizeof(sql), "SELECT " ROBOT_COLUMNS " FROM robots r WHERE %s",
                            where);
     len += (size_t)snprintf(sql + len, sizeof(sql) - len, " ORDER BY %s%s%s, r.id",
                             strchr(order, '.') ? "" : "r.", order, desc ? " DESC" : "");
@@ -534,8 +536,11 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
         rc = robot_from_row(res, i, &list[i]);
         *n = (size_t)i + 1;
     }
-    if (rows > 0)
-        *total = strtoll(PQgetvalue(res, 0, 13), NULL, 10);
+    int64_t offset = f->page_size > 0 ? ((f->page > 0 ? f->page : 1) - 1) * f->page_size : 0;
+    bool counted =
+        f->page_size <= 0 || (rows > 0 && rows < f->page_size) || (rows == 0 && offset == 0);
+    if (counted)
+        *total = offset + rows;
     PQclear(res);
     if (rc == 0)
         rc = robots_load_perms(db, list, *n);
@@ -544,12 +549,15 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
         *n = 0;
         return internal(err);
     }
-    if (rows == 0 && f->page_size > 0 && f->page > 1) {
-        /* Past the last page: still report the total. */
+    if (!counted) { /* a full page, or past the last one */
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM robots r WHERE %s", where);
         PGresult *c = db_exec(db, PGRES_TUPLES_OK, sql, nfilter, params);
-        if (c)
-            *total = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
+        if (!c) {
+            robot_list_free(list, *n);
+            *n = 0;
+            return internal(err);
+        }
+        *total = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
         PQclear(c);
     }
     *out = list;

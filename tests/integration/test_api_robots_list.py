@@ -92,6 +92,22 @@ def test_pages_linked_by_prev_and_next(world):
     assert stored(seen) == ["lst%02d" % i for i in range(LIST)]
 
 
+def test_total_count_on_every_shape_of_page(world):
+    """X-Total-Count is exact whether the page is full (counted apart), partial (the page
+    tells), exactly the last (full and nothing after), empty, or past the end."""
+    for size in (1, 5, 24, 25, 26, 100):
+        last = -(-LIST // size)
+        for number in sorted({1, 2, last - 1, last, last + 1} - {0}):
+            items, r = page(world, q="name=~lst", page_size=size, page=number)
+            want = max(0, min(size, LIST - (number - 1) * size))
+            assert len(items) == want, (size, number)
+            assert A.total_count(r) == LIST, (size, number)
+    items, r = page(world, q="name=~nomatch", page_size=10)
+    assert items == [] and A.total_count(r) == 0
+    items, r = page(world, q="name=~nomatch", page_size=10, page=3)
+    assert items == [] and A.total_count(r) == 0
+
+
 def test_following_the_links_visits_every_robot_once(world):
     for size in (1, 7, 10, 25, 100):
         got = world.admin.list_all("/robots", {"q": "name=~lst"}, page_size=size)
