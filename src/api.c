@@ -18,6 +18,7 @@
 
 #include "dockhand/admin.h"
 #include "dockhand/credcache.h"
+#include "dockhand/robotcache.h"
 #include "dockhand/db.h"
 #include "dockhand/encoding.h"
 #include "dockhand/log.h"
@@ -357,6 +358,24 @@ static void api_route(struct api_call *c)
     api_error(c, 404, "NOT_FOUND", "no such endpoint");
 }
 
+/* A change made here is seen by this instance's token realm before the answer leaves:
+ * the robot it names is dropped from the cache, anything else empties it. Other
+ * instances learn of it through the NOTIFY of the same transaction. */
+static void forget_changed(struct api_call *c)
+{
+    const char *p = c->path + strlen(API_PREFIX);
+    char *end = NULL;
+    if (strncmp(p, "/robots/", 8) == 0 && p[8] >= '1' && p[8] <= '9') {
+        long long id = strtoll(p + 8, &end, 10);
+        if (*end == '\0') {
+            robotcache_forget_robot(c->st->rcache, id);
+            return;
+        }
+    }
+    if (strcmp(p, "/robots") != 0) /* a new robot was in no cache */
+        robotcache_clear(c->st->rcache);
+}
+
 static void api_run(struct api_call *c, PGconn **db)
 {
     if (!*db || PQstatus(*db) != CONNECTION_OK) {
@@ -379,6 +398,8 @@ static void api_run(struct api_call *c, PGconn **db)
     api_route(c);
     if (!c->status)
         api_error(c, 500, "INTERNAL", "handler gave no answer");
+    if (c->method != EVHTTP_REQ_GET && c->method != EVHTTP_REQ_HEAD && c->status < 300)
+        forget_changed(c);
     /* A failed transaction must not leak into the next call on this connection. */
     if (PQtransactionStatus(c->db) != PQTRANS_IDLE)
         db_rollback(c->db);

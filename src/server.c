@@ -30,6 +30,7 @@
 #include "dockhand/log.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/ratelimit.h"
+#include "dockhand/robotcache.h"
 
 #define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
 #define LISTEN_BACKLOG 1024
@@ -53,6 +54,7 @@ void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request
 {
     ctx->w = w;
     ctx->req = req;
+    ctx->note = NULL;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
     const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
     if (given && rid_acceptable(given))
@@ -104,8 +106,9 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     /* The query is not logged: it may carry account names clients consider private. */
-    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %.2fms",
-           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, ms);
+    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %.2fms%s%.600s",
+           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, ms,
+           ctx->note ? " " : "", ctx->note ? ctx->note : "");
 
     evhttp_send_reply(ctx->req, code, NULL, out);
     evbuffer_free(out);
@@ -306,8 +309,15 @@ struct notifier {
 
 static void notify_apply(struct server_state *st, const char *payload)
 {
-    if (strncmp(payload, "robot:", 6) == 0)
-        credcache_forget_robot(st->cc, strtoll(payload + 6, NULL, 10));
+    if (strncmp(payload, "robot:", 6) == 0) {
+        int64_t id = strtoll(payload + 6, NULL, 10);
+        robotcache_forget_robot(st->rcache, id);
+        credcache_forget_robot(st->cc, id);
+    } else if (strncmp(payload, "project:", 8) == 0) {
+        robotcache_projects_changed(st->rcache);
+    } else if (strncmp(payload, "settings:", 9) == 0) {
+        robotcache_clear(st->rcache);
+    }
     log_debug("notify %s", payload);
 }
 
@@ -331,8 +341,8 @@ static void *notifier_main(void *arg)
                     usleep(100 * 1000);
                 continue;
             }
-            /* Missed notifications cost nothing: the credential cache is checked
-             * against the robot row's version on every request. */
+            /* Notifications sent while no connection listened are lost: start over. */
+            robotcache_clear(n->st->rcache);
         }
         struct pollfd pfd = {PQsocket(db), POLLIN, 0};
         if (poll(&pfd, 1, 200) > 0) {
@@ -461,9 +471,10 @@ int server_run(const struct config *cfg)
     st.cc = credcache_new((size_t)cfg->cred_cache_size);
     st.hp = hashpool_new(cfg->hash_threads);
     st.admin_cc = credcache_new(ADMIN_CACHE_SIZE);
+    st.rcache = robotcache_new((size_t)cfg->robot_cache_size, cfg->cache_ttl_ms);
     st.aw = audit_writer_new(cfg->database_url, cfg->audit_flush_ms);
     st.ap = apipool_new(&st, cfg->api_threads);
-    if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.aw || !st.ap)
+    if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.rcache || !st.aw || !st.ap)
         goto out;
     listen_fd = listen_socket(cfg->listen);
     if (listen_fd < 0)
@@ -527,6 +538,7 @@ out:
         close(listen_fd);
     credcache_free(st.cc);
     credcache_free(st.admin_cc);
+    robotcache_free(st.rcache);
     ratelimit_free(st.rl);
     for (int i = 0; i < st.nold; i++)
         keyring_free(st.old_rings[i]);

@@ -16,6 +16,7 @@
 struct keyring;
 struct ratelimit;
 struct credcache;
+struct robotcache;
 struct hashpool;
 struct pgpool;
 struct apipool;
@@ -31,6 +32,7 @@ struct server_state {
     struct ratelimit *rl;
     struct credcache *cc;       /* verified robot credentials */
     struct credcache *admin_cc; /* verified administrator credentials */
+    struct robotcache *rcache;  /* robots and their project access */
     struct hashpool *hp;
     struct apipool *ap;
     struct audit_writer *aw;
@@ -57,6 +59,7 @@ struct http_ctx {
     struct evhttp_request *req;
     char rid[REQUEST_ID_MAX + 1];
     struct timespec start;
+    const char *note; /* appended to the access log line when set (valid until the reply) */
 };
 
 /* Runs the server until SIGTERM/SIGINT. Returns the process exit code. */

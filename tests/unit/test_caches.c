@@ -1,4 +1,5 @@
-/* The failed-login table, the verified-credential cache and the settings loader. */
+/* The failed-login table, the verified-credential and robot caches, and the settings
+ * loader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,8 @@
 #include "dockhand/config.h"
 #include "dockhand/credcache.h"
 #include "dockhand/ratelimit.h"
+#include "dockhand/robotcache.h"
+#include <time.h>
 
 static void test_ratelimit(void)
 {
@@ -76,6 +79,14 @@ static void test_credcache(void)
         credcache_put(cc, k, i, 1);
     }
     CHECK(credcache_size(cc) == 100);
+    struct credcache *big = credcache_new(100000);
+    for (int i = 0; i < 200000; i++) {
+        snprintf(secret, sizeof(secret), "s%d", i);
+        credcache_key("robot$b", secret, strlen(secret), k);
+        credcache_put(big, k, i, 1);
+    }
+    CHECK(credcache_size(big) == 100000);
+    credcache_free(big);
     credcache_key("robot$b", "s999", 4, k);
     CHECK(credcache_check(cc, k, 999, 1));
     credcache_key("robot$b", "s0", 2, k);
@@ -88,6 +99,153 @@ static void test_credcache(void)
     CHECK(!credcache_check(cc, k1, 1, 1));
     credcache_free(cc);
     credcache_free(NULL);
+}
+
+static struct rc_robot robot(int64_t id, const char *name, int version)
+{
+    struct rc_robot r = {.id = id,
+                         .full_name = (char *)name,
+                         .secret_hash = (char *)"$pbkdf2$hash",
+                         .cred_version = version,
+                         .expires_at = -1,
+                         .token_minutes = 30};
+    return r;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void test_robotcache(void)
+{
+    struct robotcache *rc = robotcache_new(100, 60000);
+    const char *pa[] = {"a"}, *pab[] = {"a", "b"}, *pb[] = {"b"};
+    unsigned bits[2] = {0, 0}, put[2] = {3, 1};
+    struct rc_robot out, r = robot(7, "robot$ci", 1);
+
+    CHECK(rc != NULL);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    uint64_t gen = robotcache_generation(rc);
+    robotcache_put(rc, gen, &r, pab, put, 2);
+    CHECK(robotcache_size(rc) == 1);
+    CHECK(robotcache_get(rc, "robot$ci", 0, pab, 2, &out, bits));
+    CHECK(out.id == 7 && out.cred_version == 1 && bits[0] == 3 && bits[1] == 1);
+    CHECK_STR(out.full_name, "robot$ci");
+    CHECK_STR(out.secret_hash, "$pbkdf2$hash");
+    rc_robot_deinit(&out);
+    /* by id (refresh tokens), and only the projects asked */
+    CHECK(robotcache_get(rc, NULL, 7, pb, 1, &out, bits) && bits[0] == 1);
+    rc_robot_deinit(&out);
+    /* a project never asked about is a miss */
+    const char *pc[] = {"a", "c"};
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pc, 2, &out, bits));
+    /* another name is a miss */
+    CHECK(!robotcache_get(rc, "robot$cj", 0, pa, 1, &out, bits));
+
+    /* A result read before a change is not stored. */
+    gen = robotcache_generation(rc);
+    robotcache_forget_robot(rc, 7);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    robotcache_put(rc, gen, &r, pa, put, 1);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    robotcache_put(rc, robotcache_generation(rc), &r, pa, put, 1);
+    CHECK(robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    rc_robot_deinit(&out);
+
+    /* Projects changed: the robot stays, its project answers do not. */
+    robotcache_projects_changed(rc);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    CHECK(robotcache_get(rc, "robot$ci", 0, NULL, 0, &out, bits));
+    rc_robot_deinit(&out);
+
+    /* The anonymous caller (id 0) is never found by name, not even by an empty one. */
+    struct rc_robot anon = robot(0, "", 0);
+    robotcache_put(rc, robotcache_generation(rc), &anon, pa, put, 1);
+    CHECK(!robotcache_get(rc, "", 0, pa, 1, &out, bits));
+    CHECK(robotcache_get(rc, NULL, 0, pa, 1, &out, bits) && out.id == 0);
+    rc_robot_deinit(&out);
+
+    /* A re-created robot (new id, same name) replaces the old entry. */
+    struct rc_robot again = robot(8, "robot$ci", 1);
+    robotcache_put(rc, robotcache_generation(rc), &again, pa, put, 1);
+    CHECK(robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits) && out.id == 8);
+    rc_robot_deinit(&out);
+    CHECK(!robotcache_get(rc, NULL, 7, NULL, 0, &out, bits));
+
+    /* A changed row read at the current generation replaces the entry and its answers. */
+    struct rc_robot newer = robot(8, "robot$ci", 2);
+    robotcache_put(rc, robotcache_generation(rc), &newer, pb, put, 1);
+    CHECK(robotcache_get(rc, "robot$ci", 0, pb, 1, &out, bits) && out.cred_version == 2);
+    rc_robot_deinit(&out);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+
+    /* At most ROBOTCACHE_PROJECTS answers per robot; the newest are kept. */
+    char names[ROBOTCACHE_PROJECTS * 2][16];
+    for (int i = 0; i < ROBOTCACHE_PROJECTS * 2; i++) {
+        const char *one[1] = {names[i]};
+        unsigned b = (unsigned)i;
+        snprintf(names[i], sizeof(names[i]), "p%d", i);
+        robotcache_put(rc, robotcache_generation(rc), &newer, one, &b, 1);
+    }
+    const char *last[1] = {names[ROBOTCACHE_PROJECTS * 2 - 1]}, *first[1] = {names[0]};
+    CHECK(robotcache_get(rc, "robot$ci", 0, last, 1, &out, bits) &&
+          bits[0] == ROBOTCACHE_PROJECTS * 2 - 1);
+    rc_robot_deinit(&out);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, first, 1, &out, bits));
+
+    robotcache_clear(rc);
+    CHECK(robotcache_size(rc) == 0 && robotcache_bytes(rc) == 0);
+
+    /* Bounded: 1,000 robots into a cache of 100 keep the 100 most recent. */
+    char name[32];
+    for (int i = 1; i <= 1000; i++) {
+        snprintf(name, sizeof(name), "robot$r%d", i);
+        struct rc_robot x = robot(i, name, 1);
+        robotcache_put(rc, robotcache_generation(rc), &x, pa, put, 1);
+    }
+    CHECK(robotcache_size(rc) == 100);
+    CHECK(robotcache_get(rc, "robot$r1000", 0, pa, 1, &out, bits));
+    rc_robot_deinit(&out);
+    CHECK(!robotcache_get(rc, "robot$r1", 0, pa, 1, &out, bits));
+    CHECK(robotcache_bytes(rc) > 100 * sizeof(struct rc_robot));
+    robotcache_free(rc);
+
+    /* A cache full of 100,000 robots stays at 100,000 when 100,000 more arrive, and its
+     * memory with it. */
+    rc = robotcache_new(100000, 60000);
+    size_t full = 0;
+    for (int i = 1; i <= 200000; i++) {
+        snprintf(name, sizeof(name), "robot$r%d", i);
+        struct rc_robot x = robot(i, name, 1);
+        robotcache_put(rc, robotcache_generation(rc), &x, pa, put, 1);
+        if (i == 100000)
+            full = robotcache_bytes(rc);
+    }
+    CHECK(robotcache_size(rc) == 100000);
+    CHECK(robotcache_bytes(rc) <= full + 5 * 100000); /* names up to five digits longer */
+    CHECK(robotcache_get(rc, "robot$r200000", 0, pa, 1, &out, bits));
+    rc_robot_deinit(&out);
+    CHECK(!robotcache_get(rc, "robot$r100000", 0, pa, 1, &out, bits));
+    robotcache_free(rc);
+
+    /* Entries older than the TTL are misses. */
+    rc = robotcache_new(10, 100);
+    robotcache_put(rc, robotcache_generation(rc), &r, pa, put, 1);
+    CHECK(robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    rc_robot_deinit(&out);
+    sleep_ms(150);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    CHECK(robotcache_size(rc) == 0);
+    robotcache_free(rc);
+
+    /* Size 0 disables. */
+    rc = robotcache_new(0, 1000);
+    robotcache_put(rc, robotcache_generation(rc), &r, pa, put, 1);
+    CHECK(!robotcache_get(rc, "robot$ci", 0, pa, 1, &out, bits));
+    robotcache_free(rc);
+    robotcache_free(NULL);
 }
 
 static void test_config(void)
@@ -137,6 +295,7 @@ int main(void)
 {
     test_ratelimit();
     test_credcache();
+    test_robotcache();
     test_config();
     return check_done();
 }

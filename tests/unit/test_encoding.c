@@ -4,6 +4,9 @@
 #include <openssl/rand.h>
 
 #include "dockhand/encoding.h"
+#include "dockhand/jsonw.h"
+
+#include <jansson.h>
 
 static const struct {
     const char *plain, *b64, *b64url, *b32;
@@ -298,6 +301,61 @@ static void test_ct_equal(void)
     CHECK(ct_equal("a", "b", 0));
 }
 
+/* The JSON writer: what it writes parses back (jansson) to exactly what went in. */
+static void test_jsonw(void)
+{
+    static const char *const strings[] = {
+        "",
+        "plain",
+        "quote\" and \\ backslash",
+        "tab\tnew\nline\rcr",
+        "\x01\x1f\x7f",
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3",
+        "</script>",
+        "a/b:c,d",
+    };
+    for (size_t i = 0; i < DH_ARRAY_SIZE(strings); i++) {
+        struct jsonw w;
+        jsonw_init(&w);
+        jsonw_raw(&w, "{");
+        jsonw_key(&w, false, "s");
+        jsonw_str(&w, strings[i]);
+        jsonw_key(&w, true, "n");
+        jsonw_int(&w, -9007199254740993LL);
+        jsonw_key(&w, true, "k\"ey");
+        jsonw_int(&w, 0);
+        jsonw_raw(&w, "}");
+        const char *text = jsonw_text(&w);
+        CHECK(text != NULL);
+        json_error_t e;
+        json_t *o = text ? json_loads(text, 0, &e) : NULL;
+        CHECK(o != NULL);
+        const char *back = json_string_value(json_object_get(o, "s"));
+        CHECK(back && strcmp(back, strings[i]) == 0); /* not CHECK_STR: it would print them */
+        CHECK(json_integer_value(json_object_get(o, "n")) == -9007199254740993LL);
+        CHECK(json_is_integer(json_object_get(o, "k\"ey")));
+        CHECK(w.len == strlen(text ? text : ""));
+        json_decref(o);
+        jsonw_deinit(&w);
+    }
+    /* Not UTF-8: the writer fails rather than write what is not JSON. */
+    struct jsonw w;
+    jsonw_init(&w);
+    jsonw_str(&w, "ok");
+    jsonw_str(&w, "bad \xff byte");
+    CHECK(jsonw_text(&w) == NULL);
+    jsonw_raw(&w, "more");
+    CHECK(jsonw_text(&w) == NULL);
+    jsonw_deinit(&w);
+    /* Growth past the first buffer. */
+    jsonw_init(&w);
+    CHECK_STR(jsonw_text(&w), "");
+    for (int i = 0; i < 5000; i++)
+        jsonw_str(&w, "\x01");
+    CHECK(jsonw_text(&w) && w.len == 5000 * 8);
+    jsonw_deinit(&w);
+}
+
 int main(void)
 {
     test_vectors();
@@ -309,5 +367,6 @@ int main(void)
     test_pct();
     test_utf8();
     test_ct_equal();
+    test_jsonw();
     return check_done();
 }

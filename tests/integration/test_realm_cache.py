@@ -1,0 +1,123 @@
+"""The token realm's robot cache (DESIGN §2): a warm request needs no database, a change
+is seen through NOTIFY, and a notification that never arrives is made up for by the TTL
+(DOCKHAND_CACHE_TTL_MS). The revocation tests in test_realm_revocation.py run with the
+cache on (the default)."""
+
+import time
+
+from helpers import realm
+from helpers.jwtutil import granted
+from helpers.pg import PgCluster
+
+APP = "repository:p/app:pull,push"
+TTL_MS = 1500
+
+
+def login(d, robot):
+    return d.token(auth=(robot["name"], robot["secret"]), scopes=[APP])
+
+
+def ok(d, robot):
+    _, claims = realm.token_ok(d, login(d, robot), sub=robot["name"])
+    assert granted(claims, "repository", "p/app") == ["pull", "push"]
+
+
+def refused_within(d, robot, seconds):
+    """Polls until robot's login is refused; returns the seconds it took."""
+    start = time.monotonic()
+    while True:
+        r = login(d, robot)
+        if r.status_code == 401:
+            realm.unauthorized(d, r)
+            return time.monotonic() - start
+        assert r.status_code == 200, realm.show(r)
+        assert time.monotonic() - start < seconds, \
+            "still logging in %.1f s after the change" % seconds
+        time.sleep(0.05)
+
+
+def silently(d, statement):
+    """Runs statement with triggers off (session_replication_role = replica, as logical
+    replication does): the change sends no NOTIFY, so no instance hears of it."""
+    d.sql("SET session_replication_role = replica; %s" % statement)
+
+
+def test_a_lost_notification_is_healed_by_the_ttl(dockhand_factory):
+    d = dockhand_factory(DOCKHAND_CACHE_TTL_MS=str(TTL_MS))
+    robot = d.create_robot("quiet")
+    ok(d, robot)
+    silently(d, "UPDATE robots SET disabled = true WHERE id = %d" % int(robot["id"]))
+    # The cache still answers: this is what the TTL is for (and shows the cache is used).
+    ok(d, robot)
+    took = refused_within(d, robot, TTL_MS / 1000 + 2)
+    assert took <= TTL_MS / 1000 + 0.5
+
+
+def test_a_dropped_listener_connection_is_healed(dockhand_factory):
+    d = dockhand_factory(DOCKHAND_CACHE_TTL_MS=str(TTL_MS))
+    robot = d.create_robot("listener")
+    ok(d, robot)
+    killed = d.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                   " WHERE datname = current_database() AND query = 'LISTEN dockhand'")
+    assert killed.strip() == "1", killed
+    # Changed while nobody listens, and silently: reconnecting or the TTL must catch it.
+    silently(d, "UPDATE robots SET disabled = true WHERE id = %d" % int(robot["id"]))
+    refused_within(d, robot, TTL_MS / 1000 + 2)
+    # The listener is back: a change with its NOTIFY is seen well before the TTL.
+    d.cli("robot", "enable", str(robot["id"]))
+    start = time.monotonic()
+    deadline = start + 1.0
+    while login(d, robot).status_code != 200:
+        assert time.monotonic() < deadline, "enable not seen within 1 s after reconnecting"
+        time.sleep(0.02)
+    ok(d, robot)
+
+
+def test_notified_changes_are_seen_before_the_ttl(dockhand_factory):
+    d = dockhand_factory(DOCKHAND_CACHE_TTL_MS="600000")
+    robot = d.create_robot("loud")
+    ok(d, robot)
+    d.sql("UPDATE robots SET disabled = true WHERE id = %d" % int(robot["id"]))
+    assert refused_within(d, robot, 1.0) < 1.0
+    d.sql("UPDATE robots SET disabled = false WHERE id = %d" % int(robot["id"]))
+    time.sleep(0.2)
+    ok(d, robot)
+    # a project's change reaches robots that hold answers about it
+    d.sql("DELETE FROM projects WHERE name = 'p'")
+    time.sleep(0.2)
+    _, claims = realm.token_ok(d, login(d, robot), sub=robot["name"])
+    assert granted(claims, "repository", "p/app") == []
+
+
+def test_warm_requests_need_no_database_until_the_ttl(dockhand_factory):
+    cluster = PgCluster("pgcache").start()
+    d = None
+    try:
+        d = dockhand_factory(pg=cluster, DOCKHAND_CACHE_TTL_MS=str(TTL_MS))
+        robot = d.create_robot("warm")
+        ok(d, robot)
+        cluster.stop()
+        stopped = time.monotonic()
+        ok(d, robot)  # cached: no round trip
+        r = d.token(auth=("robot$cold", "Cold1aaaaa"), scopes=[APP])
+        realm.error(r, 503)  # not cached: needs the database
+        time.sleep(max(0.0, TTL_MS / 1000 + 0.2 - (time.monotonic() - stopped)))
+        realm.error(login(d, robot), 503)  # past the TTL the cache is not trusted
+        cluster.start()
+        deadline = time.monotonic() + 10
+        while login(d, robot).status_code != 200:
+            assert time.monotonic() < deadline, "no recovery after PostgreSQL came back"
+            time.sleep(0.1)
+        d.stop()
+    finally:
+        if d is not None:
+            d.stop()
+        cluster.destroy()
+
+
+def test_cache_off_reads_the_database_every_time(dockhand_factory):
+    d = dockhand_factory(DOCKHAND_ROBOT_CACHE_SIZE="0")
+    robot = d.create_robot("uncached")
+    ok(d, robot)
+    silently(d, "UPDATE robots SET disabled = true WHERE id = %d" % int(robot["id"]))
+    realm.unauthorized(d, login(d, robot))
