@@ -40,9 +40,9 @@ const struct config_setting config_settings[] = {
      "verified credentials kept in memory (LRU)"},
     {"DOCKHAND_ROBOT_CACHE_SIZE", "--robot-cache-size", "100000",
      "robots kept in memory with their project access (LRU; 0: read the database every time)"},
-    {"DOCKHAND_CACHE_TTL_MS", "--cache-ttl-ms", "5000",
+    {"DOCKHAND_CACHE_TTL_MS", "--cache-ttl-ms", "300000",
      "longest a cached robot or project answer is used, milliseconds (bounds staleness when a "
-     "change notification is lost)"},
+     "change bypasses the triggers' notifications)"},
     {"DOCKHAND_API_THREADS", "--api-threads", "2",
      "threads serving the admin API (each with its own database connection)"},
     {"DOCKHAND_AUDIT_TOKENS", "--audit-tokens", "1",

@@ -327,8 +327,21 @@ static void *notifier_main(void *arg)
     PGconn *db = NULL;
     while (!atomic_load(&n->stop)) {
         if (!db || PQstatus(db) != CONNECTION_OK) {
+            /* TCP keepalives and a send timeout: a connection that died silently (a
+             * network partition) is noticed within about 15 s, then replaced, and the
+             * cache emptied; the TTL is only the last resort. Unix sockets ignore them. */
+            static const char *const keys[] = {"dbname",
+                                               "fallback_application_name",
+                                               "keepalives",
+                                               "keepalives_idle",
+                                               "keepalives_interval",
+                                               "keepalives_count",
+                                               "tcp_user_timeout",
+                                               NULL};
+            const char *const values[] = {
+                n->st->cfg->database_url, "dockhand-listen", "1", "5", "3", "3", "15000", NULL};
             PQfinish(db);
-            db = PQconnectdb(n->st->cfg->database_url);
+            db = PQconnectdbParams(keys, values, 1);
             if (db)
                 PQsetNoticeProcessor(db, db_notice_to_log, NULL);
             PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN dockhand") : NULL;
@@ -408,6 +421,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct main_loop *ml = arg;
     if (sig == SIGHUP) {
         struct keyring *ring = NULL;
+        /* Also the way to make changes that bypassed the triggers seen before the TTL. */
+        robotcache_clear(ml->st->rcache);
         if (keyring_load(ml->st->cfg->keys_dir, ml->st->cfg->kid_format, &ring) < 0) {
             log_error("SIGHUP: keys in %s not reloaded; still signing with the old ones",
                       ml->st->cfg->keys_dir);

@@ -3,6 +3,7 @@ is seen through NOTIFY, and a notification that never arrives is made up for by 
 (DOCKHAND_CACHE_TTL_MS). The revocation tests in test_realm_revocation.py run with the
 cache on (the default)."""
 
+import signal
 import time
 
 from helpers import realm
@@ -71,6 +72,16 @@ def test_a_dropped_listener_connection_is_healed(dockhand_factory):
         assert time.monotonic() < deadline, "enable not seen within 1 s after reconnecting"
         time.sleep(0.02)
     ok(d, robot)
+
+
+def test_sighup_empties_the_cache(dockhand_factory):
+    d = dockhand_factory()  # the default TTL: minutes
+    robot = d.create_robot("hup")
+    ok(d, robot)
+    silently(d, "UPDATE robots SET disabled = true WHERE id = %d" % int(robot["id"]))
+    ok(d, robot)
+    d.proc.send_signal(signal.SIGHUP)
+    refused_within(d, robot, 2.0)
 
 
 def test_notified_changes_are_seen_before_the_ttl(dockhand_factory):
