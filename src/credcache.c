@@ -178,17 +178,6 @@ void credcache_put(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_L
     pthread_mutex_unlock(&cc->lock);
 }
 
-void credcache_forget_robot(struct credcache *cc, int64_t robot_id)
-{
-    pthread_mutex_lock(&cc->lock);
-    for (struct cc_entry *e = cc->head, *next; e; e = next) {
-        next = e->lru_next;
-        if (e->robot_id == robot_id)
-            entry_remove(cc, e);
-    }
-    pthread_mutex_unlock(&cc->lock);
-}
-
 size_t credcache_size(struct credcache *cc)
 {
     pthread_mutex_lock(&cc->lock);

@@ -312,9 +312,10 @@ struct notifier {
 static void notify_apply(struct server_state *st, const char *payload)
 {
     if (strncmp(payload, "robot:", 6) == 0) {
-        int64_t id = strtoll(payload + 6, NULL, 10);
-        robotcache_forget_robot(st->rcache, id);
-        credcache_forget_robot(st->cc, id);
+        /* Verified credentials need no eviction: they only count for the robot id and
+         * credential version the robot cache (or the database) holds now. Scanning them
+         * here would hold every worker for each of a bulk change's notifications. */
+        robotcache_forget_robot(st->rcache, strtoll(payload + 6, NULL, 10));
     } else if (strncmp(payload, "project:", 8) == 0) {
         robotcache_projects_changed(st->rcache);
     } else if (strncmp(payload, "settings:", 9) == 0) {

@@ -1,8 +1,9 @@
 /* Verified credentials (DESIGN §2): SHA-256 of the login name, a NUL and the secret →
  * the robot id and credential version it was verified at. A hit lets the token realm
- * skip the KDF; the robot row is still read, so a refreshed secret (new version),
- * a deleted robot (no row) or a recreated one (new id) never matches. Bounded LRU,
- * shared by the workers. */
+ * skip the KDF only for the robot id and version that the robot cache (or the database)
+ * holds now, so a refreshed secret (new version), a deleted robot (gone) or a recreated
+ * one (new id) never matches, and nothing needs evicting. Bounded LRU, shared by the
+ * workers. */
 #pragma once
 #include <stdint.h>
 #include "dockhand/common.h"
@@ -26,9 +27,6 @@ bool credcache_check(struct credcache *cc, const unsigned char key[CREDCACHE_KEY
 /* Records a successful verification. */
 void credcache_put(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_LEN],
                    int64_t robot_id, int version);
-
-/* Drops every entry of robot_id (called on NOTIFY). */
-void credcache_forget_robot(struct credcache *cc, int64_t robot_id);
 
 /* Entries held now. */
 size_t credcache_size(struct credcache *cc);
