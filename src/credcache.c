@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <openssl/evp.h>
 
@@ -10,15 +11,15 @@ struct cc_entry {
     unsigned char key[CREDCACHE_KEY_LEN];
     int64_t robot_id;
     int version;
-    struct cc_entry *hnext;               /* hash chain */
-    struct cc_entry *lru_prev, *lru_next; /* most recent at head */
+    struct cc_entry *hnext;    /* hash chain */
+    TAILQ_ENTRY(cc_entry) lru; /* most recent first */
 };
 
 struct credcache {
     pthread_mutex_t lock;
     size_t cap, n, nbuckets;
     struct cc_entry **buckets;
-    struct cc_entry *head, *tail;
+    TAILQ_HEAD(cc_lru, cc_entry) lru;
 };
 
 /* SHA-256 fetched once: an implicit fetch (EVP_sha256()) looks the algorithm up in the
@@ -58,6 +59,7 @@ struct credcache *credcache_new(size_t cap)
     if (!cc)
         return NULL;
     pthread_mutex_init(&cc->lock, NULL);
+    TAILQ_INIT(&cc->lru);
     cc->cap = cap;
     cc->nbuckets = 64;
     while (cc->nbuckets < cap)
@@ -74,8 +76,8 @@ void credcache_free(struct credcache *cc)
 {
     if (!cc)
         return;
-    for (struct cc_entry *e = cc->head, *next; e; e = next) {
-        next = e->lru_next;
+    for (struct cc_entry *e = TAILQ_FIRST(&cc->lru), *next; e; e = next) {
+        next = TAILQ_NEXT(e, lru);
         free(e);
     }
     free(cc->buckets);
@@ -98,36 +100,12 @@ static struct cc_entry **chain_find(struct credcache *cc, const unsigned char *k
     return pp;
 }
 
-static void lru_unlink(struct credcache *cc, struct cc_entry *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        cc->head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        cc->tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push(struct credcache *cc, struct cc_entry *e)
-{
-    e->lru_next = cc->head;
-    e->lru_prev = NULL;
-    if (cc->head)
-        cc->head->lru_prev = e;
-    cc->head = e;
-    if (!cc->tail)
-        cc->tail = e;
-}
-
 static void entry_remove(struct credcache *cc, struct cc_entry *e)
 {
     struct cc_entry **pp = chain_find(cc, e->key);
     if (*pp == e)
         *pp = e->hnext;
-    lru_unlink(cc, e);
+    TAILQ_REMOVE(&cc->lru, e, lru);
     cc->n--;
     free(e);
 }
@@ -142,8 +120,8 @@ bool credcache_check(struct credcache *cc, const unsigned char key[CREDCACHE_KEY
     struct cc_entry *e = *chain_find(cc, key);
     if (e && e->robot_id == robot_id && e->version == version) {
         hit = true;
-        lru_unlink(cc, e);
-        lru_push(cc, e);
+        TAILQ_REMOVE(&cc->lru, e, lru);
+        TAILQ_INSERT_HEAD(&cc->lru, e, lru);
     }
     pthread_mutex_unlock(&cc->lock);
     return hit;
@@ -158,10 +136,10 @@ void credcache_put(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_L
     struct cc_entry **pp = chain_find(cc, key);
     struct cc_entry *e = *pp;
     if (e) {
-        lru_unlink(cc, e);
+        TAILQ_REMOVE(&cc->lru, e, lru);
     } else {
         if (cc->n >= cc->cap)
-            entry_remove(cc, cc->tail);
+            entry_remove(cc, TAILQ_LAST(&cc->lru, cc_lru));
         e = calloc(1, sizeof(*e));
         if (!e) {
             pthread_mutex_unlock(&cc->lock);
@@ -174,7 +152,7 @@ void credcache_put(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_L
     }
     e->robot_id = robot_id;
     e->version = version;
-    lru_push(cc, e);
+    TAILQ_INSERT_HEAD(&cc->lru, e, lru);
     pthread_mutex_unlock(&cc->lock);
 }
 

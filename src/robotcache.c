@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 
 struct rc_proj {
@@ -17,7 +18,7 @@ struct rc_entry {
     struct rc_proj *proj;
     size_t nproj, capproj, next_slot;
     struct rc_entry *name_next, *id_next; /* hash chains */
-    struct rc_entry *lru_prev, *lru_next; /* most recent at head */
+    TAILQ_ENTRY(rc_entry) lru;            /* most recent first */
 };
 
 struct robotcache {
@@ -26,7 +27,7 @@ struct robotcache {
     uint64_t ttl_ms;
     uint64_t gen, pgen;
     struct rc_entry **by_name, **by_id;
-    struct rc_entry *head, *tail;
+    TAILQ_HEAD(rc_lru, rc_entry) lru;
 };
 
 static uint64_t now_ms(void)
@@ -56,6 +57,7 @@ struct robotcache *robotcache_new(size_t cap, int ttl_ms)
     if (!rc)
         return NULL;
     pthread_mutex_init(&rc->lock, NULL);
+    TAILQ_INIT(&rc->lru);
     rc->cap = cap;
     rc->ttl_ms = ttl_ms > 0 ? (uint64_t)ttl_ms : 0;
     rc->nbuckets = 64;
@@ -97,30 +99,6 @@ static void entry_free(struct rc_entry *e)
     free(e);
 }
 
-static void lru_unlink(struct robotcache *rc, struct rc_entry *e)
-{
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        rc->head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        rc->tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
-}
-
-static void lru_push(struct robotcache *rc, struct rc_entry *e)
-{
-    e->lru_next = rc->head;
-    e->lru_prev = NULL;
-    if (rc->head)
-        rc->head->lru_prev = e;
-    rc->head = e;
-    if (!rc->tail)
-        rc->tail = e;
-}
-
 /* Only robots are found by name: the anonymous entry (id 0) must never answer a login. */
 static bool named(const struct rc_entry *e)
 {
@@ -157,7 +135,7 @@ static void entry_remove(struct robotcache *rc, struct rc_entry *e)
         ;
     if (*pp)
         *pp = e->id_next;
-    lru_unlink(rc, e);
+    TAILQ_REMOVE(&rc->lru, e, lru);
     rc->n--;
     rc->bytes -= entry_bytes(e);
     entry_free(e);
@@ -167,8 +145,8 @@ void robotcache_free(struct robotcache *rc)
 {
     if (!rc)
         return;
-    for (struct rc_entry *e = rc->head, *next; e; e = next) {
-        next = e->lru_next;
+    for (struct rc_entry *e = TAILQ_FIRST(&rc->lru), *next; e; e = next) {
+        next = TAILQ_NEXT(e, lru);
         entry_free(e);
     }
     free(rc->by_name);
@@ -226,8 +204,8 @@ bool robotcache_get(struct robotcache *rc, const char *login, int64_t id,
         rc_robot_deinit(out);
         goto out;
     }
-    lru_unlink(rc, e);
-    lru_push(rc, e);
+    TAILQ_REMOVE(&rc->lru, e, lru);
+    TAILQ_INSERT_HEAD(&rc->lru, e, lru);
     hit = true;
 out:
     pthread_mutex_unlock(&rc->lock);
@@ -289,7 +267,7 @@ static struct rc_entry *entry_new(struct robotcache *rc, const struct rc_robot *
     if (same) /* a robot deleted and re-created while a notification was lost */
         entry_remove(rc, same);
     if (rc->n >= rc->cap)
-        entry_remove(rc, rc->tail);
+        entry_remove(rc, TAILQ_LAST(&rc->lru, rc_lru));
     if (named(e)) {
         size_t b = hash_name(rc, e->r.full_name);
         e->name_next = rc->by_name[b];
@@ -300,7 +278,7 @@ static struct rc_entry *entry_new(struct robotcache *rc, const struct rc_robot *
     rc->by_id[b] = e;
     rc->n++;
     rc->bytes += entry_bytes(e);
-    lru_push(rc, e);
+    TAILQ_INSERT_HEAD(&rc->lru, e, lru);
     return e;
 }
 
@@ -357,8 +335,8 @@ void robotcache_clear(struct robotcache *rc)
 {
     pthread_mutex_lock(&rc->lock);
     rc->gen++;
-    while (rc->head)
-        entry_remove(rc, rc->head);
+    while (!TAILQ_EMPTY(&rc->lru))
+        entry_remove(rc, TAILQ_FIRST(&rc->lru));
     pthread_mutex_unlock(&rc->lock);
 }
 
