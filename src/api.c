@@ -462,7 +462,11 @@ static void call_deinit(struct api_call *c)
     wipe_free(c->csrf);
     free(c->content_type);
     form_deinit(&c->query);
-    free(c->body);
+    /* Bodies carry passwords (the web page's sign-in form) and manual secrets. */
+    if (c->body) {
+        OPENSSL_cleanse(c->body, c->body_len);
+        free(c->body);
+    }
     if (c->authorization) {
         OPENSSL_cleanse(c->authorization, strlen(c->authorization));
         free(c->authorization);

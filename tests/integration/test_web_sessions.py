@@ -449,6 +449,21 @@ def test_basic_still_works_and_wins_over_the_cookie(d):
     A.unauthorized(A.Api(d).anonymous().get("/robots"))
 
 
+def test_browsers_get_no_basic_challenge(d):
+    """The page's fetch() calls (Sec-Fetch-Mode other than navigate, or a session
+    cookie) get a 401 without WWW-Authenticate, so the browser shows no password
+    dialog; scripts and navigations keep the challenge."""
+    url = d.url + A.API + "/robots"
+    for mode in ("cors", "same-origin", "no-cors"):
+        r = requests.get(url, headers={"Sec-Fetch-Mode": mode}, timeout=TIMEOUT)
+        unauthorized_body(r)
+    A.unauthorized(requests.get(url, headers={"Sec-Fetch-Mode": "navigate"}, timeout=TIMEOUT))
+    A.unauthorized(requests.get(url, timeout=TIMEOUT))
+    r = requests.get(url, headers={"Sec-Fetch-Mode": "cors", "Cookie": COOKIE + "=x"},
+                     auth=(A.ADMIN, "Wrong-Passw0rd"), timeout=TIMEOUT)
+    A.unauthorized(r)  # Basic sent: a script, challenged
+
+
 def test_a_dead_session_on_the_api_is_the_same_401_as_a_bad_sign_in(d):
     bad = unauthorized_body(Browser(d).login(A.ADMIN, "Wrong-Passw0rd", expect=401))
     r = Browser(d).with_cookie("B" * 43).api("GET", "/robots")
