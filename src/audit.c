@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #define AUDIT_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 #define AUDIT_COLUMNS 8               /* op_time and the seven text fields */
 #define AUDIT_DETAIL_TRUNCATED "{\"truncated\": true}"
+#define AUDIT_TRIM_AFTER 10000 /* a backlog this long, once written, gives its memory back */
 
 /* The text fields of a record, in INSERT order after op_time. */
 enum {
@@ -476,6 +478,7 @@ static void *writer_main(void *arg)
 {
     struct audit_writer *w = arg;
     int64_t give_up_at = 0; /* after stop: when to stop retrying an unreachable database */
+    size_t peak = 0;        /* the longest queue since the last trim */
 
     pthread_mutex_lock(&w->mu);
     for (;;) {
@@ -490,6 +493,8 @@ static void *writer_main(void *arg)
                pthread_cond_timedwait(&w->wake, &w->mu, &ts) != ETIMEDOUT)
             ;
 
+        if (w->n > peak)
+            peak = w->n;
         /* Take up to a batch off the queue; push keeps appending meanwhile. */
         struct audit_rec *batch = w->head, *last = w->head;
         int k = 1;
@@ -515,6 +520,14 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         if (!rest) {
             w->backoff_ms = 0;
+            if (!w->head && peak >= AUDIT_TRIM_AFTER) {
+                /* A backlog (the database slower than the tokens for a while) left
+                 * tens of MB free in the workers' malloc arenas: return it. */
+                peak = 0;
+                pthread_mutex_unlock(&w->mu);
+                malloc_trim(0);
+                pthread_mutex_lock(&w->mu);
+            }
             continue;
         }
         /* Back at the head, oldest first; the queue may briefly exceed its bound. */
