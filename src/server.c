@@ -30,6 +30,7 @@
 #include "dockhand/log.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/ratelimit.h"
+#include "dockhand/web.h"
 
 #define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
 #define LISTEN_BACKLOG 1024
@@ -93,8 +94,11 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
     struct timespec end;
 
     evhttp_add_header(h, "Content-Type", content_type ? content_type : "application/json");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    /* A handler may have chosen its own caching (the web page's files: no-cache + ETag). */
+    if (!evhttp_find_header(h, "Cache-Control"))
+        evhttp_add_header(h, "Cache-Control", "no-store");
+    if (!evhttp_find_header(h, "X-Content-Type-Options"))
+        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     if (out && len)
         evbuffer_add(out, body, len);
 
@@ -193,6 +197,10 @@ static void route(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/api/v2.0") == 0 || strncmp(path, "/api/v2.0/", 10) == 0) {
         api_handle(w, req);
+        return;
+    }
+    if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0) {
+        web_handle(w, req);
         return;
     }
     struct http_ctx ctx;
