@@ -58,7 +58,7 @@ export async function call(method, path, body) {
   }
   if (r.status === 401) {
     const err = new ApiError(401, 'Your session has ended. Sign in again.', 'UNAUTHORIZED');
-    session.csrf = null;
+    forget();
     onExpired(err.message);
     throw err;
   }
@@ -106,15 +106,29 @@ async function sessionCall(method, path, body, headers) {
   return text ? JSON.parse(text) : null;
 }
 
+// Whether this browser signed in before (the cookie itself is HttpOnly): the page asks for
+// the session only then, so a first visit makes no request bound to fail.
+const MARK = 'dockhand.signedIn';
+
+function forget() {
+  session.username = null;
+  session.csrf = null;
+  localStorage.removeItem(MARK);
+}
+
 // The session this browser already has (after a reload), or null.
 export async function resume() {
+  if (!localStorage.getItem(MARK)) return null;
   try {
     const s = await sessionCall('GET', '/c/session');
     session.username = s.username;
     session.csrf = s.csrf_token;
     return s;
   } catch (e) {
-    if (e.status === 401 || e.status === 404) return null;
+    if (e.status === 401 || e.status === 404) {
+      forget();
+      return null;
+    }
     throw e;
   }
 }
@@ -126,6 +140,7 @@ export async function signIn(principal, password) {
       { 'Content-Type': 'application/x-www-form-urlencoded' });
     session.username = s.username;
     session.csrf = s.csrf_token;
+    localStorage.setItem(MARK, '1');
     return s;
   } catch (e) {
     if (e.status === 401) throw new ApiError(401, 'Invalid user name or password.');
@@ -138,7 +153,6 @@ export async function signOut() {
   try {
     await sessionCall('POST', '/c/log_out', undefined, { 'X-Harbor-CSRF-Token': session.csrf || '' });
   } finally {
-    session.username = null;
-    session.csrf = null;
+    forget();
   }
 }
