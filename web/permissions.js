@@ -38,6 +38,13 @@ export function catalogue(perms) {
     });
 }
 
+// "Push artifacts, Pull artifacts" for an access list from the API, in display order.
+export function accessNames(access) {
+  const keys = (access || []).map(key);
+  const rank = (k) => (ORDER.indexOf(k) < 0 ? 99 : ORDER.indexOf(k));
+  return keys.sort((a, b) => rank(a) - rank(b)).map(permissionName).join(', ') || 'No permissions';
+}
+
 export function toAccess(cat, keys) {
   return cat.filter((p) => keys.has(p.key)).map((p) => ({ resource: p.resource, action: p.action }));
 }

@@ -2,7 +2,7 @@
 // robots (#/robots) and for one project's robots (#/projects/<id>/robots).
 import * as api from './api.js';
 import { h, clear, modal, confirmDialog, toast, formatTime, expiresIn, plural, uid } from './dom.js';
-import { catalogue, key, permissionName } from './permissions.js';
+import { catalogue, accessNames } from './permissions.js';
 import { robotDialog } from './robot-dialog.js';
 import { refreshDialog } from './secret.js';
 
@@ -45,7 +45,7 @@ function projectsDialog(robot, ctx) {
     const proj = ctx && ctx.projectsByName.get(p.namespace);
     return h('tr', {},
       h('td', {}, p.namespace),
-      h('td', {}, (p.access || []).map((a) => permissionName(key(a))).join(', ') || 'No permissions'),
+      h('td', {}, accessNames(p.access)),
       h('td', {}, proj ? formatTime(proj.creation_time) : ''));
   });
   const close = h('button', { type: 'button', class: 'btn primary' }, 'Close');
@@ -202,7 +202,7 @@ export function robotList(main, { project = null, title = 'Robot accounts', intr
   function projectsCell(r) {
     if (project) {
       const p = (r.permissions || []).find((x) => x.namespace === project.name) || (r.permissions || [])[0];
-      return p ? (p.access || []).map((a) => permissionName(key(a))).join(', ') : 'None';
+      return p ? accessNames(p.access) : 'None';
     }
     const { all, projects } = projectsOf(r);
     if (all) return `All projects · ${plural((all.access || []).length, 'permission')}`;
