@@ -62,7 +62,8 @@ export function summary(cat, keys) {
 export function picker(cat, keys, { label, onChange, open = false }) {
   const summaryText = h('span', { class: 'picker-summary' });
   const boxes = [];
-  const toggleAll = h('button', { type: 'button', class: 'btn small link' });
+  const selectAll = h('button', { type: 'button', class: 'btn small link' }, 'Select all');
+  const unselectAll = h('button', { type: 'button', class: 'btn small link' }, 'Unselect all');
   const legendId = uid('perm');
   const list = h('div', { class: 'picker-list', role: 'group', 'aria-labelledby': legendId });
   for (const p of cat) {
@@ -77,34 +78,39 @@ export function picker(cat, keys, { label, onChange, open = false }) {
     boxes.push([p, box]);
     list.append(h('div', { class: 'check' }, box, h('label', { for: id }, p.name)));
   }
-  toggleAll.addEventListener('click', () => {
-    const all = keys.size < cat.length;
+  const setAll = (all) => {
     keys.clear();
     if (all) for (const p of cat) keys.add(p.key);
     refresh();
     if (onChange) onChange();
-  });
+  };
+  selectAll.addEventListener('click', () => setAll(true));
+  unselectAll.addEventListener('click', () => setAll(false));
   const details = h('details', { class: 'picker' },
-    h('summary', { 'aria-label': `${label}: permissions` }, summaryText),
+    h('summary', {}, h('span', { class: 'visually-hidden' }, `${label}: `), summaryText),
     h('div', { class: 'picker-body' },
-      h('div', { class: 'picker-head' }, h('span', { id: legendId, class: 'picker-title' }, label), toggleAll),
+      h('div', { class: 'picker-head' }, h('span', { id: legendId, class: 'picker-title' }, label),
+        h('span', {}, selectAll, ' / ', unselectAll)),
       list));
   if (open) details.open = true;
 
   function refresh() {
     for (const [p, box] of boxes) box.checked = keys.has(p.key);
     summaryText.textContent = summary(cat, keys);
-    toggleAll.textContent = keys.size < cat.length ? 'Select all' : 'Unselect all';
+    selectAll.disabled = disabled || keys.size === cat.length;
+    unselectAll.disabled = disabled || keys.size === 0;
   }
+  let disabled = false;
   refresh();
   return {
     el: details,
     refresh,
-    setDisabled(disabled) {
+    setDisabled(value) {
+      disabled = value;
       for (const [, box] of boxes) box.disabled = disabled;
-      toggleAll.disabled = disabled;
       if (disabled) details.open = false;
       details.classList.toggle('disabled', disabled);
+      refresh();
     },
   };
 }

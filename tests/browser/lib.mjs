@@ -96,6 +96,11 @@ export async function signIn(page, server, user = server.admin, password = serve
   await page.getByRole('heading', { name: 'Robot accounts', level: 1 }).waitFor();
 }
 
+// Removes dialogs a failed test left open, so that one failure does not fail the rest.
+export async function closeDialogs(page) {
+  if (page) await page.evaluate(() => document.querySelectorAll('dialog').forEach((d) => d.remove()));
+}
+
 export async function shot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });

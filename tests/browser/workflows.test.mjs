@@ -1,6 +1,6 @@
 // Every robot workflow of the page, each checked afterwards through the admin API (HTTP
 // Basic as the administrator) and the token realm (the robot's own credentials).
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import * as L from './lib.mjs';
@@ -17,6 +17,8 @@ before(async () => {
   page = P.page;
   await L.signIn(page, fx.server);
 });
+
+afterEach(() => L.closeDialogs(page)); // after a failure: the next test starts clean
 
 after(async () => {
   if (P) await P.close();
