@@ -25,6 +25,7 @@
 #include "dockhand/ratelimit.h"
 #include "dockhand/secret.h"
 #include "dockhand/server.h"
+#include "dockhand/session.h"
 
 #define API_PREFIX "/api/v2.0"
 
@@ -249,37 +250,20 @@ static bool robot_authenticates(struct api_call *c, const char *user, const char
     return ok;
 }
 
-/* 0 when an administrator authenticated (c->admin set); otherwise the reply is set. */
-static int api_authenticate(struct api_call *c)
+enum api_login api_login_check(struct api_call *c, const char *user, size_t ulen,
+                               const char *secret, size_t slen, int64_t *admin_id)
 {
-    char *buf = NULL;
-    size_t ulen = 0, slen = 0;
-    const char *secret = NULL;
     char acct[LOGIN_MAX_LEN + 8], ipkey[80];
-    int retry = 0, rc = -1;
+    int retry = 0;
     time_t now = time(NULL);
     const struct config *cfg = c->st->cfg;
 
-    if (!c->authorization)
-        goto unauthorized;
-    switch (basic_decode(c->authorization, &buf, &ulen, &secret, &slen)) {
-    case 0:
-        break;
-    case DH_ERR_NOMEM:
-        api_error(c, 500, "INTERNAL", "out of memory");
-        return -1;
-    case DH_ERR_NOTFOUND:
-        goto unauthorized;
-    default:
-        api_error(c, 400, "BAD_REQUEST", "malformed Authorization header");
-        return -1;
-    }
-    if (ulen > LOGIN_MAX_LEN || !utf8_valid(buf, ulen) || slen > SECRET_MAX_LEN ||
+    if (ulen > LOGIN_MAX_LEN || !utf8_valid(user, ulen) || slen > SECRET_MAX_LEN ||
         memchr(secret, '\0', slen)) {
         api_error(c, 400, "BAD_REQUEST", "malformed credentials");
-        goto out;
+        return API_LOGIN_ANSWERED;
     }
-    snprintf(acct, sizeof(acct), "a:%s", buf);
+    snprintf(acct, sizeof(acct), "a:%s", user);
     snprintf(ipkey, sizeof(ipkey), "i:%s", c->client_ip);
     if (ratelimit_blocked(c->st->rl, acct, cfg->fail_limit_account, now, &retry) ||
         ratelimit_blocked(c->st->rl, ipkey, cfg->fail_limit_address, now, &retry)) {
@@ -287,33 +271,32 @@ static int api_authenticate(struct api_call *c)
         snprintf(rbuf, sizeof(rbuf), "%d", retry);
         api_header(c, "Retry-After", rbuf);
         api_error(c, 429, "TOO_MANY_REQUESTS", "too many failed logins; try again later");
-        goto out;
+        return API_LOGIN_ANSWERED;
     }
 
     int64_t id = 0;
     char *hash = NULL;
     int version = 0;
-    int found = admin_lookup(c->db, buf, &id, &hash, &version);
+    int found = admin_lookup(c->db, user, &id, &hash, &version);
     if (found < 0) {
         api_error(c, 503, "UNAVAILABLE", "the database is unavailable");
-        goto out;
+        return API_LOGIN_ANSWERED;
     }
     if (found) {
         unsigned char key[CREDCACHE_KEY_LEN];
-        credcache_key(buf, secret, slen, key);
+        credcache_key(user, secret, slen, key);
         bool ok = credcache_check(c->st->admin_cc, key, id, version) ||
                   secret_verify(secret, slen, hash) == 1;
         free(hash);
         if (ok) {
             credcache_put(c->st->admin_cc, key, id, version);
             ratelimit_clear(c->st->rl, acct);
-            snprintf(c->admin, sizeof(c->admin), "%s", buf);
-            rc = 0;
-            goto out;
+            snprintf(c->admin, sizeof(c->admin), "%s", user);
+            *admin_id = id;
+            return API_LOGIN_ADMIN;
         }
-    } else if (robot_authenticates(c, buf, secret, slen)) {
-        api_error(c, 403, "FORBIDDEN", "robot accounts cannot use the administration API");
-        goto out;
+    } else if (robot_authenticates(c, user, secret, slen)) {
+        return API_LOGIN_ROBOT;
     } else {
         /* Same cost as a real administrator's check. */
         if (secret_verify(secret, slen, secret_dummy_hash_manual()) < 0)
@@ -321,14 +304,86 @@ static int api_authenticate(struct api_call *c)
     }
     ratelimit_fail(c->st->rl, acct, now);
     ratelimit_fail(c->st->rl, ipkey, now);
-unauthorized:
-    api_header(c, "WWW-Authenticate", "Basic realm=\"dockhand administration\"");
-    api_error(c, 401, "UNAUTHORIZED", "administrator credentials required");
-out:
-    if (buf) {
-        OPENSSL_cleanse(buf, ulen + 1 + slen);
-        free(buf);
+    return API_LOGIN_REFUSED;
+}
+
+void api_unauthorized(struct api_call *c)
+{
+    /* A browser would answer the Basic challenge with its own password dialog: the web
+     * page's requests (a session cookie, or a fetch() from a page) get none. */
+    if (!c->browser)
+        api_header(c, "WWW-Authenticate", "Basic realm=\"dockhand administration\"");
+    api_error(c, 401, "UNAUTHORIZED", API_UNAUTHORIZED_MESSAGE);
+}
+
+/* A request without Authorization that carries a session cookie: the session's
+ * administrator, and for anything but GET/HEAD the session's CSRF token. */
+static int api_authenticate_session(struct api_call *c)
+{
+    const struct config *cfg = c->st->cfg;
+    int live = session_lookup(c->db, c->session, cfg->session_idle, cfg->session_max, c->admin,
+                              sizeof(c->admin));
+    if (live < 0) {
+        api_error(c, 503, "UNAVAILABLE", "the database is unavailable");
+        return -1;
     }
+    if (live == 0) {
+        c->admin[0] = '\0';
+        api_unauthorized(c);
+        return -1;
+    }
+    if (c->method != EVHTTP_REQ_GET && c->method != EVHTTP_REQ_HEAD &&
+        !session_csrf_check(c->session, c->csrf)) {
+        api_error(c, 403, "FORBIDDEN", "CSRF token invalid");
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 when an administrator authenticated (c->admin set); otherwise the reply is set.
+ * HTTP Basic wins over a session cookie when both are present. */
+static int api_authenticate(struct api_call *c)
+{
+    char *buf = NULL;
+    size_t ulen = 0, slen = 0;
+    const char *secret = NULL;
+    int64_t id = 0;
+    int rc = -1;
+
+    if (!c->authorization && c->session)
+        return api_authenticate_session(c);
+    if (!c->authorization) {
+        api_unauthorized(c);
+        return -1;
+    }
+    switch (basic_decode(c->authorization, &buf, &ulen, &secret, &slen)) {
+    case 0:
+        break;
+    case DH_ERR_NOMEM:
+        api_error(c, 500, "INTERNAL", "out of memory");
+        return -1;
+    case DH_ERR_NOTFOUND:
+        api_unauthorized(c);
+        return -1;
+    default:
+        api_error(c, 400, "BAD_REQUEST", "malformed Authorization header");
+        return -1;
+    }
+    switch (api_login_check(c, buf, ulen, secret, slen, &id)) {
+    case API_LOGIN_ADMIN:
+        rc = 0;
+        break;
+    case API_LOGIN_ROBOT:
+        api_error(c, 403, "FORBIDDEN", "robot accounts cannot use the administration API");
+        break;
+    case API_LOGIN_REFUSED:
+        api_unauthorized(c);
+        break;
+    case API_LOGIN_ANSWERED:
+        break;
+    }
+    OPENSSL_cleanse(buf, ulen + 1 + slen);
+    free(buf);
     return rc;
 }
 
@@ -370,6 +425,11 @@ static void api_run(struct api_call *c, PGconn **db)
         }
     }
     c->db = *db;
+    if (strncmp(c->path, "/c/", 3) == 0) {
+        /* The web page's sign-in, session and sign-out: no authentication first. */
+        api_session(c, c->path + 2);
+        goto out;
+    }
     if (api_authenticate(c) < 0)
         return;
     if (db_set_actor(c->db, c->admin, c->client_ip, c->rid) < 0) {
@@ -377,6 +437,7 @@ static void api_run(struct api_call *c, PGconn **db)
         return;
     }
     api_route(c);
+out:
     if (!c->status)
         api_error(c, 500, "INTERNAL", "handler gave no answer");
     /* A failed transaction must not leak into the next call on this connection. */
@@ -386,11 +447,26 @@ static void api_run(struct api_call *c, PGconn **db)
 
 /* ---- the thread pool ----------------------------------------------------------------- */
 
+static void wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
 static void call_deinit(struct api_call *c)
 {
     free(c->path);
+    wipe_free(c->session);
+    wipe_free(c->csrf);
+    free(c->content_type);
     form_deinit(&c->query);
-    free(c->body);
+    /* Bodies carry passwords (the web page's sign-in form) and manual secrets. */
+    if (c->body) {
+        OPENSSL_cleanse(c->body, c->body_len);
+        free(c->body);
+    }
     if (c->authorization) {
         OPENSSL_cleanse(c->authorization, strlen(c->authorization));
         free(c->authorization);
@@ -503,7 +579,30 @@ void api_handle(struct worker *w, struct evhttp_request *req)
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t blen = evbuffer_get_length(in);
-    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
+    const char *auth = evhttp_find_header(in_h, "Authorization");
+    const char *csrf = evhttp_find_header(in_h, SESSION_CSRF_HEADER);
+    const char *ctype = evhttp_find_header(in_h, "Content-Type");
+    const char *fetch_mode = evhttp_find_header(in_h, "Sec-Fetch-Mode");
+    char token[SESSION_TOKEN_LEN + 1];
+    bool cookie = false;
+    switch (session_cookie_get(evhttp_find_header(in_h, "Cookie"), SESSION_COOKIE, token,
+                               sizeof(token))) {
+    case 0:
+        cookie = true;
+        c->session = strdup(token);
+        break;
+    case DH_ERR_TOOBIG:
+        /* Not a token of ours: a session that cannot be found. */
+        cookie = true;
+        c->session = strdup("");
+        break;
+    default:
+        break;
+    }
+    OPENSSL_cleanse(token, sizeof(token));
+    /* A script that sends Basic credentials gets the challenge, whatever else it sends. */
+    c->browser = !auth && (cookie || (fetch_mode && strcmp(fetch_mode, "navigate") != 0));
 
     c->path = strdup(path ? path : "");
     /* A trailing slash names the same resource. */
@@ -527,8 +626,11 @@ void api_handle(struct worker *w, struct evhttp_request *req)
     }
     c->body = malloc(blen + 1);
     c->authorization = auth ? strdup(auth) : NULL;
+    c->csrf = csrf ? strdup(csrf) : NULL;
+    c->content_type = ctype ? strdup(ctype) : NULL;
     j->done = event_new(w->base, -1, 0, job_done, j);
-    if (!c->body || (auth && !c->authorization) || !j->done) {
+    if (!c->body || (auth && !c->authorization) || (csrf && !c->csrf) ||
+        (ctype && !c->content_type) || (cookie && !c->session) || !j->done) {
         http_error(&j->http, 500, "INTERNAL", "internal server error");
         job_free(j);
         return;

@@ -10,12 +10,24 @@
 /* Arbitrary constant for pg_advisory_xact_lock: "dockhand" in ASCII. */
 #define MIGRATE_LOCK_KEY "7234316232706246756"
 
+/* A migration's version is the number its file name starts with ("004_sessions.sql" is
+ * 4), not its place in the list: numbers may be reserved for changes that land later,
+ * and a database keeps its numbering when they do. -1 for a name without one. */
+static int migration_version(const char *name)
+{
+    int v = 0, digits = 0;
+    for (; name[digits] >= '0' && name[digits] <= '9' && digits < 6; digits++)
+        v = v * 10 + (name[digits] - '0');
+    return digits && name[digits] == '_' && v > 0 ? v : -1;
+}
+
 int db_schema_expected(void)
 {
-    int n = 0;
-    while (migrations[n].name)
-        n++;
-    return n;
+    int v = 0;
+    for (int i = 0; migrations[i].name; i++)
+        if (migration_version(migrations[i].name) > v)
+            v = migration_version(migrations[i].name);
+    return v;
 }
 
 void db_notice_to_log(void *arg, const char *message)
@@ -106,13 +118,33 @@ void db_rollback(PGconn *db)
 
 int db_schema_version(PGconn *db)
 {
-    PGresult *r = PQexec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-    int v;
+    PGresult *r = PQexec(db, "SELECT version FROM schema_migrations");
+    int v = 0, newest = 0, rows;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         /* 42P01: the table does not exist yet, so nothing was ever applied. */
         v = strcmp(db_sqlstate(r), "42P01") == 0 ? 0 : DH_ERR_DB;
+        PQclear(r);
+        return v;
+    }
+    rows = PQntuples(r);
+    for (int j = 0; j < rows; j++)
+        if (atoi(PQgetvalue(r, j, 0)) > newest)
+            newest = atoi(PQgetvalue(r, j, 0));
+    if (newest > db_schema_expected()) {
+        v = newest; /* a newer binary migrated it */
     } else {
-        v = atoi(PQgetvalue(r, 0, 0));
+        /* The last of our migrations up to which every one is applied: a migration
+         * numbered below one already applied (a reserved number that landed later)
+         * keeps the schema "old" until it is applied too. */
+        for (int i = 0; migrations[i].name; i++) {
+            int want = migration_version(migrations[i].name);
+            bool applied = false;
+            for (int j = 0; j < rows && !applied; j++)
+                applied = atoi(PQgetvalue(r, j, 0)) == want;
+            if (!applied)
+                break;
+            v = want;
+        }
     }
     PQclear(r);
     return v;
@@ -127,8 +159,13 @@ int db_migrate(PGconn *db, bool verbose)
         return DH_ERR_DB;
 
     for (int i = 0; migrations[i].name; i++) {
-        int version = i + 1;
+        int version = migration_version(migrations[i].name);
         char vbuf[16];
+        if (version < 1 || (i > 0 && version <= migration_version(migrations[i - 1].name))) {
+            fprintf(stderr, "dockhand: migration %s: names must start with increasing numbers\n",
+                    migrations[i].name);
+            return DH_ERR_INVALID;
+        }
         snprintf(vbuf, sizeof(vbuf), "%d", version);
 
         if (db_begin(db) < 0)

@@ -195,7 +195,8 @@ static void route(struct evhttp_request *req, void *arg)
         realm_handle(w, req);
         return;
     }
-    if (strcmp(path, "/api/v2.0") == 0 || strncmp(path, "/api/v2.0/", 10) == 0) {
+    if (strcmp(path, "/api/v2.0") == 0 || strncmp(path, "/api/v2.0/", 10) == 0 ||
+        strncmp(path, "/c/", 3) == 0) {
         api_handle(w, req);
         return;
     }

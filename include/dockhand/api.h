@@ -28,6 +28,10 @@ struct api_call {
     char *body;        /* NUL-terminated; may be empty */
     size_t body_len;
     char *authorization; /* header value or NULL; wiped on free */
+    char *session;       /* the dockhand_session cookie's value or NULL; wiped on free */
+    char *csrf;          /* the X-Harbor-CSRF-Token header or NULL; wiped on free */
+    char *content_type;  /* the Content-Type header or NULL */
+    bool browser;        /* a session cookie or a browser's fetch(): no Basic challenge */
     char client_ip[64];
     char rid[72];
     /* the authenticated administrator */
@@ -62,6 +66,30 @@ void api_projects(struct api_call *c, const char *rest);
 void api_configurations(struct api_call *c, const char *rest);
 void api_permissions(struct api_call *c, const char *rest);
 void api_audit_logs(struct api_call *c, const char *rest);
+
+/* The one 401 body of the API and the web page's sign-in and session endpoints. */
+#define API_UNAUTHORIZED_MESSAGE "administrator credentials required"
+
+/* 401 UNAUTHORIZED, with the Basic challenge unless the request came from a browser. */
+void api_unauthorized(struct api_call *c);
+
+enum api_login {
+    API_LOGIN_ADMIN,    /* an administrator: c->admin and *admin_id set */
+    API_LOGIN_ROBOT,    /* a working robot's credentials: the caller answers 403 */
+    API_LOGIN_REFUSED,  /* bad credentials, counted for the limits: the caller answers 401 */
+    API_LOGIN_ANSWERED, /* the reply is set (400 malformed, 429 limited, 503) */
+};
+
+/* Checks a name and password as the API's Basic authentication does, on an API
+ * thread: the failed-login limits per account and per address (429), an
+ * administrator's password (600,000-iteration PBKDF2, verified logins cached), else a
+ * robot's credentials, else a dummy verification of the same cost. */
+enum api_login api_login_check(struct api_call *c, const char *user, size_t ulen,
+                               const char *secret, size_t slen, int64_t *admin_id);
+
+/* The web page's /c/login, /c/session and /c/log_out (api_session.c); rest is the
+ * path after "/c". */
+void api_session(struct api_call *c, const char *rest);
 
 /* Answers a service failure with its status and message. */
 struct svc_err;

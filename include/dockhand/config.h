@@ -27,6 +27,8 @@ struct config {
     int api_threads;     /* admin API threads */
     int audit_tokens;    /* 1: token issuance and refused logins are audited */
     int audit_flush_ms;  /* longest a queued audit record waits */
+    int session_idle;    /* seconds a web page session lives unused */
+    int session_max;     /* seconds a web page session lives at most */
     char *log_level;
     char *log_format;
     char *output; /* CLI: "text" | "json" */

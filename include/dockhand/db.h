@@ -4,7 +4,8 @@
 #include <libpq-fe.h>
 #include "dockhand/common.h"
 
-/* The schema version this binary expects (the number of the last migration). */
+/* The schema version this binary expects: the number of its last migration (the number
+ * a migration's file name starts with, e.g. 4 for "004_sessions.sql"). */
 int db_schema_expected(void);
 
 /* A libpq notice processor that writes notices (and the server's messages about a
@@ -20,7 +21,10 @@ PGconn *db_connect(const char *url);
  * applied when verbose. Returns 0 or DH_ERR_DB. */
 int db_migrate(PGconn *db, bool verbose) DH_MUST_CHECK;
 
-/* The database's schema version (0 when never migrated), or DH_ERR_DB. */
+/* The database's schema version: 0 when never migrated; the number of the last of this
+ * binary's migrations up to which every one is applied (so a lower-numbered migration
+ * that arrived later keeps it below db_schema_expected() until applied); or the newest
+ * applied number when that is above this binary's. DH_ERR_DB on failure. */
 int db_schema_version(PGconn *db) DH_MUST_CHECK;
 
 /* PQexecParams with text parameters; returns the result or NULL on failure (logged).

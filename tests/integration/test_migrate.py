@@ -1,8 +1,11 @@
 """`dockhand migrate` and the schema check of `serve` (DESIGN §6)."""
 
+import os
 import re
 
 from helpers import realm
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SCHEMA_WORDS = re.compile(r"schema|migrat", re.I)
 
@@ -61,3 +64,25 @@ def test_migrate_reports_an_unreachable_database(dockhand_factory, tmp_path):
               env={"DOCKHAND_DATABASE_URL": "host=%s port=1 user=postgres dbname=x" % tmp_path})
     assert p.returncode != 0, p
     assert p.stderr.strip()
+
+
+def test_versions_are_the_numbers_of_the_file_names(dockhand_factory):
+    """sql/004_sessions.sql is version 4 although it is the third file (3 is reserved
+    for a change that lands later): a database keeps its numbering when it does."""
+    d = dockhand_factory(start=False)
+    rows = d.sql("SELECT version || ':' || name FROM schema_migrations ORDER BY 1").split()
+    names = sorted(f for f in os.listdir(os.path.join(ROOT, "sql")) if f.endswith(".sql"))
+    assert rows == ["%d:%s" % (int(f.split("_")[0]), f) for f in names], rows
+    assert "4:004_sessions.sql" in rows
+
+
+def test_serve_refuses_a_schema_missing_a_lower_numbered_migration(dockhand_factory):
+    """A migration numbered below one already applied (it landed later) keeps the
+    schema old until `migrate` applies it."""
+    d = dockhand_factory(start=False)
+    d.sql("DELETE FROM schema_migrations WHERE version = 2")
+    p = d.cli("serve", check=False, timeout=15)
+    assert p.returncode != 0, p
+    assert "version 1" in p.stderr, p
+    p = d.cli("robot", "list", check=False)
+    assert p.returncode != 0 and SCHEMA_WORDS.search(p.stderr), p
