@@ -138,17 +138,17 @@ export async function createProject(server, name) {
 }
 
 // GET /service/token with Basic robot credentials and one repository scope; returns
-// {status, actions} (actions granted on that repository, [] when none).
+// {status, actions, expiresIn} (actions granted on that repository, [] when none).
 export async function token(server, user, secret, repo, actions = 'pull,push') {
   const url = new URL('/service/token', server.url);
   url.searchParams.set('service', server.service);
   url.searchParams.set('scope', `repository:${repo}:${actions}`);
   const r = await fetch(url, { headers: { Authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}` } });
   const body = await r.json();
-  if (r.status !== 200) return { status: r.status, actions: [] };
+  if (r.status !== 200) return { status: r.status, actions: [], expiresIn: null };
   const claims = JSON.parse(Buffer.from(body.token.split('.')[1], 'base64url').toString());
   const entry = (claims.access || []).find((a) => a.type === 'repository' && a.name === repo);
-  return { status: 200, actions: entry ? [...entry.actions].sort() : [] };
+  return { status: 200, actions: entry ? [...entry.actions].sort() : [], expiresIn: body.expires_in };
 }
 
 export async function psql(server, sql) {

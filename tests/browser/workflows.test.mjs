@@ -45,7 +45,8 @@ async function exportSecret(d) {
 }
 
 async function realm(name, repo, actions) {
-  return L.token(fx.server, name, secrets[name], repo, actions);
+  const { status, actions: granted } = await L.token(fx.server, name, secrets[name], repo, actions);
+  return { status, actions: granted };
 }
 
 test('create a system robot over chosen projects; the exported file logs in at the realm', async () => {
