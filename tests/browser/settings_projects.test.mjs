@@ -183,5 +183,23 @@ test('legacy robots are marked "Legacy" and cannot be selected', async () => {
   const c = page.getByRole('dialog', { name: 'Delete robot account' });
   assert.deepEqual(await c.getByRole('listitem').allTextContents(), ['robot$alpha+deploy']);
   await c.getByRole('button', { name: 'Cancel' }).click();
+
+  // the list of every robot marks it too (the README's picture is taken here)
+  const other = await L.robotByName(fx.server, 'robot$beta+other');
+  await L.api(fx.server, 'PUT', `/robots/${other.id}`, { ...other, disable: true, description: 'paused while beta moves' });
+  const cfgRobot = await L.robotByName(fx.server, 'robot$cfg');
+  await L.api(fx.server, 'PUT', `/robots/${cfgRobot.id}`, { ...cfgRobot, description: 'CI of the alpha team', duration: 3 });
+  await L.api(fx.server, 'POST', '/robots', { name: 'release', level: 'system', duration: -1, description: 'release pipeline',
+    permissions: [{ kind: 'project', namespace: '*', access: [...pull, { resource: 'repository', action: 'push' }] }] });
+  await page.getByRole('link', { name: 'Robot accounts' }).click();
+  const legacyRow = page.getByRole('row', { name: /robot\$alpha\+old/ });
+  await legacyRow.getByText('Legacy', { exact: true }).waitFor();
+  assert.equal(await legacyRow.getByRole('checkbox').isDisabled(), true);
+  await page.getByRole('row', { name: /robot\$beta\+other/ }).getByText('Disabled').waitFor();
+  await page.getByRole('row', { name: /robot\$release/ }).getByText('All projects · 2 permissions').waitFor();
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+  await page.setViewportSize({ width: 1280, height: 420 });
+  await L.shot(page, 'robots-overview');
+  await page.setViewportSize({ width: 1360, height: 900 });
   P.check();
 });
