@@ -163,8 +163,10 @@ export function robotDialog({ ctx, robot, project, onSaved }) {
     if (editing) {
       const n = Number(expNumber.value);
       if (!durationError(expNumber.value)) {
+        // The robot's own expiry while its duration is unchanged; else what the new one gives.
         const created = Date.parse(robot.creation_time);
-        const at = n === -1 ? null : created + n * 86400000;
+        let at = n === -1 ? null : created + n * 86400000;
+        if (n === robot.duration) at = robot.expires_at === -1 ? null : robot.expires_at * 1000;
         expiresAt.textContent = at === null ? 'Never expires.' : `Expires at ${formatTime(at)}.`;
         expiredWarn.hidden = !(at !== null && at <= Date.now());
         expiredWarn.textContent = 'This robot account has expired: it cannot get tokens. Choose a longer expiration to revive it.';

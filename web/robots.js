@@ -85,7 +85,7 @@ export function robotList(main, { project = null, title = 'Robot accounts', intr
   const item = (label, fn) => {
     const b = h('button', { type: 'button', role: 'menuitem', tabindex: '-1' }, label);
     b.addEventListener('click', () => {
-      closeMenu();
+      closeMenu(true); // a dialog opened by the item gives the focus back to Action
       fn();
     });
     menu.append(h('li', { role: 'none' }, b));
