@@ -68,8 +68,8 @@ export function setError(f, message) {
 // A native modal <dialog>. body: nodes; buttons: nodes placed in the footer.
 // onCancel(): called for Esc; return false to keep the dialog open.
 // Returns {dialog, alert, close(), showError(msg)}.
-export function modal({ title, body, buttons, onCancel, wide, labelId }) {
-  const titleId = labelId || uid('dlg-title');
+export function modal({ title, body, buttons, onCancel, wide }) {
+  const titleId = uid('dlg-title');
   const alertBox = h('div', { class: 'alert', role: 'alert', hidden: true });
   // Toasts raised while a modal dialog is open live in it: the rest of the page is inert.
   const toasts = h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });

@@ -260,4 +260,34 @@ describe('robot workflows', () => {
     await page.getByText('No robot accounts yet.').waitFor();
     P.check();
   });
+
+  test('a delete of several reports every failure, not just the last', async () => {
+    const ids = {};
+    for (const n of ['f1', 'f2', 'f3']) {
+      ids[n] = (await L.api(fx.server, 'POST', '/robots', { name: n, level: 'system',
+        permissions: [{ kind: 'project', namespace: 'alpha', access: [{ resource: 'repository', action: 'pull' }] }] })).id;
+    }
+    P.allow(/status of (409|500)/);
+    // two of the three deletes fail, each its own way
+    await page.route(`**/api/v2.0/robots/${ids.f1}`, (route) => route.fulfill({ status: 409, contentType: 'application/json',
+      body: JSON.stringify({ errors: [{ code: 'CONFLICT', message: 'robot is busy' }] }) }));
+    await page.route(`**/api/v2.0/robots/${ids.f3}`, (route) => route.fulfill({ status: 500, contentType: 'application/json',
+      body: JSON.stringify({ errors: [{ code: 'INTERNAL', message: 'internal server error' }] }) }));
+    await button('Refresh list').click();
+    await select('robot$f1', 'robot$f2', 'robot$f3');
+    await action('Delete');
+    await dialog('Delete robot accounts').getByRole('button', { name: 'Delete' }).click();
+    const r = dialog('Some robot accounts were not deleted');
+    await r.getByRole('alert').getByText('2 robot accounts could not be deleted.').waitFor();
+    assert.deepEqual((await r.getByRole('listitem').allTextContents()).sort(),
+      ['robot$f1: robot is busy', 'robot$f3: internal server error']);
+    await L.shot(page, 'delete-failures');
+    await r.getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('status').getByText('Deleted 1 robot account.').last().waitFor();
+    await page.unroute(`**/api/v2.0/robots/${ids.f1}`);
+    await page.unroute(`**/api/v2.0/robots/${ids.f3}`);
+    const left = (await L.api(fx.server, 'GET', '/robots?page_size=100')).map((x) => x.name).sort();
+    assert.deepEqual(left, ['robot$f1', 'robot$f3']);
+    P.check();
+  });
 });
