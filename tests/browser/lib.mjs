@@ -16,7 +16,7 @@ const run = promisify(execFile);
 export const CHROMIUM = process.env.DOCKHAND_CHROMIUM || '/usr/bin/chromium';
 export const SCREENSHOTS = process.env.DOCKHAND_SCREENSHOTS || join(here, '..', '..', 'build', 'tests', 'screenshots');
 // Generous: another build may share this machine's two cores.
-export const TIMEOUT = Number(process.env.DOCKHAND_BROWSER_TIMEOUT || 20000);
+export const TIMEOUT = Number(process.env.DOCKHAND_BROWSER_TIMEOUT || 30000);
 
 // ---- the server --------------------------------------------------------------------------
 
