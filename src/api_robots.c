@@ -91,8 +91,12 @@ static bool perms_from_json(struct api_call *c, json_t *arr, struct perm_parse *
 static json_t *robot_json_full(const struct robot *r)
 {
     json_t *o = robot_to_json(r);
-    if (o)
+    if (o) {
         json_object_set_new(o, "last_used", r->last_used ? json_string(r->last_used) : json_null());
+        /* Imported from Harbor <= 2.1: keeps robot$ whatever the prefix; the page shows it
+         * read-only. */
+        json_object_set_new(o, "legacy", json_boolean(r->legacy));
+    }
     return o;
 }
 

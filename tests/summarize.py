@@ -1,15 +1,37 @@
 #!/usr/bin/env python3
 """Adds up every suite's results from meson's test logs and pytest's JUnit files.
 
-Unit tests count one per TAP check; pytest suites one per test case. Prints the
+Unit tests count one per TAP check; pytest suites one per test case; the browser suite one
+per test of node's TAP file (tests/browser.tap: the innermost tests, not the files or
+groups that hold them). Prints the
 closing line "N passed, N failed" and exits non-zero when anything failed or a suite
 left no results."""
 import json
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
 passed = failed = skipped = 0
+
+
+def node_tap(path):
+    """(passed, failed, skipped) of the leaf tests in node --test's TAP output. Subtests
+    are indented and come before their parent's line, so a test point is a parent exactly
+    when the test point before it is indented deeper."""
+    counts = [0, 0, 0]
+    points = []
+    for line in open(path, encoding='utf-8', errors='replace'):
+        m = re.match(r'^( *)(not ok|ok) \d+', line)
+        if not m:
+            continue
+        depth = len(m.group(1))
+        points.append((depth, m.group(2), '# SKIP' in line or '# TODO' in line))
+    for i, (depth, status, skip) in enumerate(points):
+        if i > 0 and points[i - 1][0] > depth:
+            continue  # a file or a describe() block
+        counts[2 if skip else 0 if status == 'ok' else 1] += 1
+    return counts
 for build in sys.argv[1:]:
     log = os.path.join(build, 'meson-logs', 'testlog.json')
     if not os.path.exists(log):
@@ -35,6 +57,23 @@ for build in sys.argv[1:]:
                 skipped += k
             if result not in ('OK',) and not any(int(s.get('failures', 0)) + int(s.get('errors', 0)) for s in suites):
                 print(f'{build}: {name}: {result} without failed tests')
+                failed += 1
+            continue
+        if name == 'browser':
+            tap = os.path.join(build, 'tests', 'browser.tap')
+            if not os.path.exists(tap):
+                print(f'{build}: browser: no results ({result})')
+                failed += 1
+                continue
+            ok, bad, skip = node_tap(tap)
+            passed += ok
+            failed += bad
+            skipped += skip
+            if result != 'OK' and bad == 0:
+                print(f'{build}: browser: {result} without failed tests')
+                failed += 1
+            elif ok + bad == 0:
+                print(f'{build}: browser: no tests ran')
                 failed += 1
             continue
         out = t.get('stdout', '') or ''

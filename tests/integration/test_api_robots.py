@@ -70,6 +70,18 @@ def test_create_system_robot_then_get_it(dockhand, admin):
     assert len(listed) == 1 and stable(listed[0]) == stable(robot), (listed, robot)
 
 
+def test_legacy_flag_is_shown(dockhand, admin):
+    """`legacy` (robots imported from Harbor <= 2.1, which keep robot$): the web page marks
+    them and leaves them read-only."""
+    plain = admin.create_robot(A.new_name("plain"), A.perm("p", "pull"))
+    old = admin.create_robot(A.new_name("old"), A.perm("p", "pull"))
+    dockhand.sql("UPDATE robots SET legacy = true WHERE id = %d" % old["id"])
+    assert admin.robot(plain["id"])["legacy"] is False
+    assert admin.robot(old["id"])["legacy"] is True
+    listed = {r["id"]: r["legacy"] for r in A.expect(admin.get("/robots", params={"page_size": "100"}), 200)}
+    assert listed[plain["id"]] is False and listed[old["id"]] is True
+
+
 def test_create_project_robot(dockhand, admin):
     proj, other = project(admin), project(admin)
     created = admin.create_robot("ci", A.perm(proj, "pull", "push"), level="project",

@@ -22,7 +22,9 @@ def exercise(d):
     realm.token_ok(d, d.token(method="POST", grant_type="refresh_token", refresh_token=rt,
                               scopes=["repository:p/app:pull"]))
     realm.token_ok(d, d.token(auth=(robot["name"], rt)))
-    for wrong in ("Wrong-Guess-0001", robot["secret"][:-1] + "Q", rt[:-3] + "xyz"):
+    # one character off (a secret that ends in "Q" must not be "changed" to itself)
+    off_by_one = robot["secret"][:-1] + ("R" if robot["secret"].endswith("Q") else "Q")
+    for wrong in ("Wrong-Guess-0001", off_by_one, rt[:-3] + ("abc" if rt.endswith("xyz") else "xyz")):
         secrets.remember(wrong, robot["name"])
         realm.unauthorized(d, d.token(auth=(robot["name"], wrong)))
         realm.unauthorized(d, d.token(method="POST", auth=(robot["name"], wrong)))
