@@ -154,9 +154,12 @@ struct health_req {
 static void health_done(PGresult *res, void *arg)
 {
     struct health_req *h = arg;
-    if (res)
-        http_reply(&h->http, 200, NULL, "{\"status\":\"ok\"}", 15);
-    else
+    if (res) {
+        char body[64];
+        int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"notify_sync\":%" PRId64 "}",
+                         atomic_load(&h->http.w->st->notify_sync));
+        http_reply(&h->http, 200, NULL, body, (size_t)n);
+    } else
         http_error(&h->http, 503, "UNAVAILABLE", "the database is unavailable");
     free(h);
 }
@@ -329,6 +332,12 @@ static void notify_apply(struct server_state *st, const char *payload)
         robotcache_projects_changed(st->rcache);
     } else if (strncmp(payload, "settings:", 9) == 0) {
         robotcache_clear(st->rcache);
+    } else if (strncmp(payload, "sync:", 5) == 0) {
+        /* A barrier: notifications arrive in commit order, so every change committed
+         * before this one has reached the caches (GET /healthz reports it). */
+        int64_t n = strtoll(payload + 5, NULL, 10), seen = atomic_load(&st->notify_sync);
+        while (n > seen && !atomic_compare_exchange_weak(&st->notify_sync, &seen, n))
+            ;
     }
     log_debug("notify %s", payload);
 }

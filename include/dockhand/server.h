@@ -30,9 +30,10 @@ struct server_state {
     int nold;
     char *realm; /* the Basic realm / token endpoint URL */
     struct ratelimit *rl;
-    struct credcache *cc;       /* verified robot credentials */
-    struct credcache *admin_cc; /* verified administrator credentials */
-    struct robotcache *rcache;  /* robots and their project access */
+    struct credcache *cc;        /* verified robot credentials */
+    struct credcache *admin_cc;  /* verified administrator credentials */
+    struct robotcache *rcache;   /* robots and their project access */
+    _Atomic int64_t notify_sync; /* the highest 'sync:<n>' notification processed */
     struct hashpool *hp;
     struct apipool *ap;
     struct audit_writer *aw;

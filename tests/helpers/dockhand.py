@@ -31,6 +31,8 @@ INSTANCES = []       # every instance ever made in this session (logs are greppe
 PER_TEST = None      # instances made while a test runs (stopped when it ends), or None
 CURRENT_TEST = None  # node id of the running test, for attaching logs on failure
 _counter = itertools.count(1)
+_sync = itertools.count(1)
+SYNC_TIMEOUT = 10.0
 _DEFAULT = object()
 
 
@@ -237,8 +239,37 @@ class Dockhand:
                     e.pop(k, None)
                 else:
                     e[k] = str(v)
-        return run_cli(self.bin, e, args, input=input, check=check, timeout=timeout,
-                       cwd=self.workdir, umask=umask, stderr_log=self.cli_log_path)
+        p = run_cli(self.bin, e, args, input=input, check=check, timeout=timeout,
+                    cwd=self.workdir, umask=umask, stderr_log=self.cli_log_path)
+        self.sync()
+        return p
+
+    def sync(self):
+        """Waits until this instance has processed every change committed so far: a
+        `sync:<n>` notification goes after them (notifications arrive in commit order)
+        and GET /healthz reports the highest n its listener has seen. A change made by
+        another process (the CLI, psql) reaches a running instance's caches through its
+        NOTIFY, milliseconds later; the tests wait for exactly that, not for a time."""
+        if not self.running or self.killed:
+            return
+        n = next(_sync)
+        try:
+            self.pg.psql(self.db, "NOTIFY dockhand, 'sync:%d'" % n)
+        except Exception:
+            return  # PostgreSQL stopped by the test: nothing to wait for
+        deadline = time.monotonic() + SYNC_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                r = requests.get(self.url + "/healthz", timeout=HTTP_TIMEOUT)
+                if r.status_code == 200 and r.json().get("notify_sync", 0) >= n:
+                    return
+                if r.status_code != 200:
+                    return  # no database: the instance cannot hear anything now
+            except (requests.RequestException, ValueError):
+                return
+            time.sleep(0.005)
+        raise DockhandError("%s did not process notification sync:%d within %.0f s"
+                            % (self.url, n, SYNC_TIMEOUT))
 
     def cli_json(self, *args, input=None):
         """`dockhand ARGS --output json`, parsed."""
@@ -314,8 +345,12 @@ class Dockhand:
         return self.cli("config", "set", key, str(value))
 
     def sql(self, statement):
-        """psql on this instance's database; returns stdout."""
-        return self.pg.psql(self.db, statement)
+        """psql on this instance's database; returns stdout. A statement that may change
+        something is followed by sync()."""
+        out = self.pg.psql(self.db, statement)
+        if not statement.lstrip().upper().startswith("SELECT"):
+            self.sync()
+        return out
 
     # -- HTTP -------------------------------------------------------------
 

@@ -151,3 +151,23 @@ def test_cache_off_reads_the_database_every_time(dockhand_factory):
     ok(d, robot)
     silently(d, "UPDATE robots SET disabled = true WHERE id = %d" % int(robot["id"]))
     realm.unauthorized(d, login(d, robot))
+
+
+def test_healthz_reports_the_last_sync_notification(dockhand_factory):
+    """The barrier the tests use after every CLI or SQL change (helpers.dockhand.sync):
+    notifications arrive in commit order, so once /healthz reports sync:n, every change
+    committed before it has reached the caches."""
+    d = dockhand_factory(DOCKHAND_CACHE_TTL_MS="600000")
+    robot = d.create_robot("barrier")
+    ok(d, robot)
+    assert d.get("/healthz").json()["notify_sync"] > 0  # create_robot synced already
+    d.pg.psql(d.db, "UPDATE robots SET disabled = true WHERE id = %d;"
+                    " NOTIFY dockhand, 'sync:2000000000'" % int(robot["id"]))
+    deadline = time.monotonic() + 5
+    while d.get("/healthz").json()["notify_sync"] < 2000000000:
+        assert time.monotonic() < deadline, "sync:2000000000 not reported"
+        time.sleep(0.01)
+    realm.unauthorized(d, login(d, robot))  # the change before it is seen: no waiting
+    d.pg.psql(d.db, "NOTIFY dockhand, 'sync:5'")  # lower: the highest stays
+    time.sleep(0.2)
+    assert d.get("/healthz").json()["notify_sync"] == 2000000000
