@@ -14,6 +14,7 @@ for a given robot and project count is kept beside it.
 import base64
 import hashlib
 import multiprocessing
+import signal
 import os
 import urllib.parse
 
@@ -83,7 +84,11 @@ def ensure_hashes(cache_dir, n, procs, log=print):
     if missing:
         log("hashing %d robot secrets (PBKDF2-SHA256, %d iterations) on %d processes; "
             "cached in %s" % (len(missing), ITERATIONS, procs, path))
-        with multiprocessing.Pool(procs) as pool, open(path, "a") as f:
+        # The workers get SIGTERM's default back: bench/run's handler (unwind and tear
+        # down) in a forked worker made Pool's own terminate() hang on a lock.
+        with multiprocessing.Pool(procs, initializer=signal.signal,
+                                  initargs=(signal.SIGTERM, signal.SIG_DFL)) as pool, \
+                open(path, "a") as f:
             for i, hexdigest in pool.imap(_hash_one, missing, chunksize=256):
                 have[i] = hexdigest
                 f.write("%d\t%s\n" % (i, hexdigest))
