@@ -25,6 +25,8 @@
 #define AUDIT_COLUMNS 8               /* op_time and the seven text fields */
 #define AUDIT_DETAIL_TRUNCATED "{\"truncated\": true}"
 #define AUDIT_TRIM_AFTER 10000 /* a backlog this long, once written, gives its memory back */
+#define LAST_USED_EVERY_MS 60000 /* a robot's last_used moves at most this often */
+#define LAST_USED_SLOTS 16384    /* robots whose last move is remembered (direct-mapped) */
 
 /* The text fields of a record, in INSERT order after op_time. */
 enum {
@@ -166,6 +168,12 @@ struct audit_writer {
     PGconn *conn; /* the thread's */
     int backoff_ms;
     bool down_logged;
+    /* When the writer last moved a robot's last_used: one robot per slot, a newcomer
+     * takes the slot (the one it pushed out is then only moved again sooner). */
+    struct {
+        int64_t robot_id;
+        int64_t at_ms;
+    } touched[LAST_USED_SLOTS];
 };
 
 /* When an attempt fails: retry later (the database is away) or give the records up
@@ -403,17 +411,32 @@ static int id_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* last_used of the robots that got tokens in the k records from r. A failure is only
- * logged: the next token moves it again. */
+static size_t touched_slot(int64_t id)
+{
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) % LAST_USED_SLOTS;
+}
+
+/* last_used of the robots that got tokens in the k records from r, each at most once a
+ * LAST_USED_EVERY_MS: updating a robot's row for every token would rewrite the hot robots
+ * thousands of times a second (dead rows, vacuum, and index-only scans of the robot list
+ * turned into heap reads). A failure is only logged: the next token tries again. */
 static void touch_robots(struct audit_writer *w, struct audit_rec *r, int k)
 {
     int64_t *ids = malloc(sizeof(*ids) * (size_t)k);
     size_t n = 0;
     if (!ids)
         return;
-    for (int i = 0; i < k; i++, r = r->next)
-        if (r->robot_id > 0 && strcmp(r->f[F_OPERATION], "issue_token") == 0)
-            ids[n++] = r->robot_id;
+    for (int i = 0; i < k; i++, r = r->next) {
+        if (r->robot_id <= 0 || strcmp(r->f[F_OPERATION], "issue_token") != 0)
+            continue;
+        size_t s = touched_slot(r->robot_id);
+        if (w->touched[s].robot_id == r->robot_id &&
+            r->mono_ms - w->touched[s].at_ms < LAST_USED_EVERY_MS)
+            continue;
+        w->touched[s].robot_id = r->robot_id;
+        w->touched[s].at_ms = r->mono_ms;
+        ids[n++] = r->robot_id;
+    }
     if (n == 0) {
         free(ids);
         return;
@@ -438,6 +461,8 @@ static void touch_robots(struct audit_writer *w, struct audit_rec *r, int k)
             snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
             msg[strcspn(msg, "\n")] = '\0';
             log_warn("audit: updating robots' last use failed: %s", msg);
+            for (size_t i = 0; i < n; i++) /* the next token tries again */
+                w->touched[touched_slot(ids[i])].robot_id = 0;
         }
         PQclear(res);
     }

@@ -674,3 +674,19 @@ def test_last_used_is_set_by_the_first_token(dockhand, admin):
     time.sleep(1.0)
     assert admin.robot(other["id"])["last_used"] is None
 
+
+def test_last_used_moves_at_most_once_a_minute(dockhand, admin):
+    """Every token does not rewrite its robot's row: last_used is kept to the minute."""
+    d = dockhand
+    created = admin.create_robot(A.new_name("minute"), A.perm("p", "pull"))
+    other = admin.create_robot(A.new_name("minute"), A.perm("p", "pull"))
+    assert A.can_login(d, created["name"], created["secret"])
+    first = A.poll(lambda: admin.robot(created["id"])["last_used"], what="last_used set")
+    time.sleep(1.1)  # now() moves past the first use, to the millisecond shown
+    assert A.can_login(d, created["name"], created["secret"])
+    # The other robot's first token is written with or after the second one, and its
+    # last_used moved in the same statement or a later one: once it shows, the second
+    # token has been dealt with.
+    assert A.can_login(d, other["name"], other["secret"])
+    A.poll(lambda: admin.robot(other["id"])["last_used"], what="the other robot's last_used")
+    assert admin.robot(created["id"])["last_used"] == first
