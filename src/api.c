@@ -19,6 +19,7 @@
 #include "dockhand/admin.h"
 #include "dockhand/credcache.h"
 #include "dockhand/robotcache.h"
+#include "dockhand/robotdir.h"
 #include "dockhand/db.h"
 #include "dockhand/encoding.h"
 #include "dockhand/log.h"
@@ -426,11 +427,14 @@ static void forget_changed(struct api_call *c)
         long long id = strtoll(p + 8, &end, 10);
         if (*end == '\0') {
             robotcache_forget_robot(c->st->rcache, id);
+            robotdir_changed(c->st->rdir, id);
             return;
         }
     }
-    if (strcmp(p, "/robots") != 0) /* a new robot was in no cache */
+    if (strcmp(p, "/robots") != 0) /* a new robot was in no cache; robots_create lists it */
         robotcache_clear(c->st->rcache);
+    if (c->method == EVHTTP_REQ_DELETE && strncmp(p, "/projects/", 10) == 0)
+        robotdir_invalidate(c->st->rdir); /* a project's deletion takes its robots along */
 }
 
 static void api_run(struct api_call *c, PGconn **db)

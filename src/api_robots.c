@@ -8,6 +8,8 @@
 #include <openssl/crypto.h>
 
 #include "dockhand/api.h"
+#include "dockhand/robotdir.h"
+#include "dockhand/server.h"
 #include "dockhand/service.h"
 
 /* Permission entries parsed from a request, pointing into its JSON document. */
@@ -185,6 +187,7 @@ static void robots_list(struct api_call *c)
         if (!q || !robot_filter_parse(c, q, &f))
             goto out;
     }
+    f.dir = c->st->rdir;
     if (robot_list(c->db, &f, &list, &n, &total, &err) < 0) {
         api_svc_error(c, &err);
         goto out;
@@ -255,6 +258,7 @@ static void robots_create(struct api_call *c)
             goto out;
         }
     }
+    robotdir_changed(c->st->rdir, r.id); /* listed at once by this instance */
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v2.0/robots/%" PRId64, r.id);
     api_header(c, "Location", loc);

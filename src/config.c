@@ -43,6 +43,9 @@ const struct config_setting config_settings[] = {
     {"DOCKHAND_CACHE_TTL_MS", "--cache-ttl-ms", "300000",
      "longest a cached robot or project answer is used, milliseconds (bounds staleness when a "
      "change bypasses the triggers' notifications)"},
+    {"DOCKHAND_ROBOT_LIST_CACHE_SIZE", "--robot-list-cache-size", "1000000",
+     "robots whose name, level and project the admin API keeps in memory to filter and page "
+     "robot lists (0, or more robots than this: the database does it)"},
     {"DOCKHAND_API_THREADS", "--api-threads", "2",
      "threads serving the admin API (each with its own database connection)"},
     {"DOCKHAND_AUDIT_TOKENS", "--audit-tokens", "1",
@@ -86,6 +89,7 @@ static const struct setting_slot slots[] = {
     INT(cred_cache_size, 0, 10000000),
     INT(robot_cache_size, 0, 10000000),
     INT(cache_ttl_ms, 100, 3600000),
+    INT(robot_list_cache_size, 0, 10000000),
     INT(api_threads, 1, 64),
     INT(audit_tokens, 0, 1),
     INT(audit_flush_ms, 10, 60000),

@@ -33,6 +33,7 @@
 #include "dockhand/pgasync.h"
 #include "dockhand/ratelimit.h"
 #include "dockhand/robotcache.h"
+#include "dockhand/robotdir.h"
 #include "dockhand/web.h"
 
 #define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
@@ -327,7 +328,9 @@ static void notify_apply(struct server_state *st, const char *payload)
         /* Verified credentials need no eviction: they only count for the robot id and
          * credential version the robot cache (or the database) holds now. Scanning them
          * here would hold every worker for each of a bulk change's notifications. */
-        robotcache_forget_robot(st->rcache, strtoll(payload + 6, NULL, 10));
+        int64_t id = strtoll(payload + 6, NULL, 10);
+        robotcache_forget_robot(st->rcache, id);
+        robotdir_changed(st->rdir, id);
     } else if (strncmp(payload, "project:", 8) == 0) {
         robotcache_projects_changed(st->rcache);
     } else if (strncmp(payload, "settings:", 9) == 0) {
@@ -377,6 +380,7 @@ static void *notifier_main(void *arg)
             }
             /* Notifications sent while no connection listened are lost: start over. */
             robotcache_clear(n->st->rcache);
+            robotdir_invalidate(n->st->rdir);
         }
         struct pollfd pfd = {PQsocket(db), POLLIN, 0};
         if (poll(&pfd, 1, 200) > 0) {
@@ -447,6 +451,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         struct keyring *ring = NULL;
         /* Also the way to make changes that bypassed the triggers seen before the TTL. */
         robotcache_clear(ml->st->rcache);
+        robotdir_invalidate(ml->st->rdir);
         if (keyring_load(ml->st->cfg->keys_dir, ml->st->cfg->kid_format, &ring) < 0) {
             log_error("SIGHUP: keys in %s not reloaded; still signing with the old ones",
                       ml->st->cfg->keys_dir);
@@ -511,9 +516,10 @@ int server_run(const struct config *cfg)
     st.hp = hashpool_new(cfg->hash_threads);
     st.admin_cc = credcache_new(ADMIN_CACHE_SIZE);
     st.rcache = robotcache_new((size_t)cfg->robot_cache_size, cfg->cache_ttl_ms);
+    st.rdir = robotdir_new((size_t)cfg->robot_list_cache_size, cfg->cache_ttl_ms);
     st.aw = audit_writer_new(cfg->database_url, cfg->audit_flush_ms);
     st.ap = apipool_new(&st, cfg->api_threads);
-    if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.rcache || !st.aw || !st.ap)
+    if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.rcache || !st.rdir || !st.aw || !st.ap)
         goto out;
     listen_fd = listen_socket(cfg->listen);
     if (listen_fd < 0)
@@ -578,6 +584,7 @@ out:
     credcache_free(st.cc);
     credcache_free(st.admin_cc);
     robotcache_free(st.rcache);
+    robotdir_free(st.rdir);
     ratelimit_free(st.rl);
     for (int i = 0; i < st.nold; i++)
         keyring_free(st.old_rings[i]);

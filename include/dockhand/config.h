@@ -26,6 +26,7 @@ struct config {
     int cred_cache_size;  /* verified credentials kept */
     int robot_cache_size; /* robots (with their project access) kept */
     int cache_ttl_ms;     /* longest a cached robot or project is used unchecked */
+    int robot_list_cache_size; /* robots the admin API lists from memory (robotdir) */
     int api_threads;      /* admin API threads */
     int audit_tokens;     /* 1: token issuance and refused logins are audited */
     int audit_flush_ms;   /* longest a queued audit record waits */

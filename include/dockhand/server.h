@@ -17,6 +17,7 @@ struct keyring;
 struct ratelimit;
 struct credcache;
 struct robotcache;
+struct robotdir;
 struct hashpool;
 struct pgpool;
 struct apipool;
@@ -33,6 +34,7 @@ struct server_state {
     struct credcache *cc;        /* verified robot credentials */
     struct credcache *admin_cc;  /* verified administrator credentials */
     struct robotcache *rcache;   /* robots and their project access */
+    struct robotdir *rdir;       /* every robot's name, for the admin API's lists */
     _Atomic int64_t notify_sync; /* the highest 'sync:<n>' notification processed */
     struct hashpool *hp;
     struct apipool *ap;

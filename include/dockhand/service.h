@@ -79,6 +79,8 @@ struct robot_change {
     size_t nperms;
 };
 
+struct robotdir;
+
 struct robot_filter {
     const char *name_part;   /* substring of the stored name, or NULL */
     const char *name_exact;  /* or NULL */
@@ -86,6 +88,7 @@ struct robot_filter {
     int64_t project_id;      /* 0: any */
     const char *sort;        /* "name", "-creation_time", … or NULL */
     int64_t page, page_size; /* 1-based; page_size 0: all */
+    struct robotdir *dir;    /* pages sorted by name come from it when it can; or NULL */
 };
 
 /* Creates a robot; on success fills *out (caller robot_deinit) and secret (plaintext,

@@ -289,6 +289,7 @@ def test_internal_errors_say_nothing_more(dockhand_factory):
     request id."""
     d = dockhand_factory()
     alice = A.ensure_admin(d)
+    alice.create_robot(A.new_name("e500"), A.perm("p", "pull"))  # a page to read
     A.expect(alice.get("/robots"), 200)
     d.sql("ALTER TABLE robots RENAME TO robots_gone")
     try:

@@ -1,5 +1,5 @@
-/* The failed-login table, the verified-credential and robot caches, and the settings
- * loader. */
+/* The failed-login table, the verified-credential and robot caches, the robot directory,
+ * and the settings loader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "dockhand/credcache.h"
 #include "dockhand/ratelimit.h"
 #include "dockhand/robotcache.h"
+#include "dockhand/robotdir.h"
 #include <time.h>
 
 static void test_ratelimit(void)
@@ -289,11 +290,157 @@ static void test_config(void)
     fclose(err);
 }
 
+/* The ids a query returns, as "1,2,3"; the total after a slash. */
+static const char *page(struct robotdir *d, const struct robotdir_query *q)
+{
+    static char buf[512];
+    int64_t *ids = NULL, total = -1;
+    size_t n = 0;
+    int rc = robotdir_query_loaded(d, q, &ids, &n, &total);
+    if (rc != 1) {
+        snprintf(buf, sizeof(buf), "rc=%d", rc);
+        free(ids);
+        return buf;
+    }
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%lld", i ? "," : "",
+                                (long long)ids[i]);
+    snprintf(buf + len, sizeof(buf) - len, "/%lld", (long long)total);
+    free(ids);
+    return buf;
+}
+
+static void test_robotdir(void)
+{
+    struct robotdir *d = robotdir_new(6, 60000);
+    CHECK(d != NULL);
+    struct robotdir_query all = {0};
+    CHECK_STR(page(d, &all), "rc=0"); /* nothing loaded: stands aside */
+    /* In any order; sorted bytewise by name ("B" before "a"), then id. */
+    const struct robotdir_row rows[] = {
+        {5, 0, "ci-x", false},    {2, 0, "B", false},         {9, 7, "alpha+push", true},
+        {3, 0, "build-x", false}, {4, 7, "alpha+pull", true}, {1, 8, "beta+x", true},
+    };
+    CHECK(robotdir_load_rows(d, rows, 6) == 0);
+    CHECK(robotdir_size(d) == 6);
+    CHECK_STR(page(d, &all), "2,4,9,1,3,5/6");
+    struct robotdir_query q = {.desc = true};
+    CHECK_STR(page(d, &q), "5,3,1,9,4,2/6");
+    q = (struct robotdir_query){.name_part = "x"};
+    CHECK_STR(page(d, &q), "1,3,5/3");
+    q = (struct robotdir_query){.name_part = "x", .desc = true, .offset = 1, .limit = 1};
+    CHECK_STR(page(d, &q), "3/3");
+    q = (struct robotdir_query){.name_part = "x", .offset = 3, .limit = 10};
+    CHECK_STR(page(d, &q), "/3"); /* past the end: nothing, the total still right */
+    q = (struct robotdir_query){.name_part = ""};
+    CHECK_STR(page(d, &q), "2,4,9,1,3,5/6");
+    q = (struct robotdir_query){.name_part = "X"};
+    CHECK_STR(page(d, &q), "/0"); /* bytewise: case matters, as strpos */
+    q = (struct robotdir_query){.name_exact = "build-x"};
+    CHECK_STR(page(d, &q), "3/1");
+    q = (struct robotdir_query){.name_exact = "build"};
+    CHECK_STR(page(d, &q), "/0");
+    q = (struct robotdir_query){.level = "project"};
+    CHECK_STR(page(d, &q), "4,9,1/3");
+    q = (struct robotdir_query){.level = "system", .limit = 2};
+    CHECK_STR(page(d, &q), "2,3/3");
+    q = (struct robotdir_query){.level = "other"};
+    CHECK_STR(page(d, &q), "/0");
+    q = (struct robotdir_query){.project_id = 7, .name_part = "pu"};
+    CHECK_STR(page(d, &q), "4,9/2");
+    q = (struct robotdir_query){.project_id = 7, .level = "project", .name_part = "sh"};
+    CHECK_STR(page(d, &q), "9/1");
+
+    /* Changes: 3 and 9 deleted, 6 and 10 added, 42 named but gone. */
+    const int64_t ids[] = {10, 3, 9, 6, 42, 3};
+    const struct robotdir_row added[] = {{10, 0, "zz", false}, {6, 0, "ab", false}};
+    CHECK(robotdir_patch_rows(d, ids, 6, added, 2) == 0);
+    CHECK_STR(page(d, &all), "2,6,4,1,5,10/6");
+    CHECK(robotdir_size(d) == 6);
+    /* Over the capacity: the directory stands aside (the database answers). */
+    const struct robotdir_row more[] = {{11, 0, "m1", false}, {12, 0, "m2", false}};
+    const int64_t more_ids[] = {11, 12};
+    CHECK(robotdir_patch_rows(d, more_ids, 2, more, 2) == 0);
+    CHECK_STR(page(d, &all), "rc=0");
+    CHECK(robotdir_size(d) == 0);
+    /* A load of more than the capacity too; one within it brings it back. */
+    const struct robotdir_row seven[] = {{1, 0, "a", false}, {2, 0, "b", false},
+                                         {3, 0, "c", false}, {4, 0, "d", false},
+                                         {5, 0, "e", false}, {6, 0, "f", false},
+                                         {7, 0, "g", false}};
+    CHECK(robotdir_load_rows(d, seven, 7) == 0);
+    CHECK_STR(page(d, &all), "rc=0");
+    CHECK(robotdir_load_rows(d, seven, 6) == 0);
+    CHECK_STR(page(d, &all), "1,2,3,4,5,6/6");
+    /* Empty. */
+    CHECK(robotdir_load_rows(d, NULL, 0) == 0);
+    CHECK_STR(page(d, &all), "/0");
+    robotdir_free(d);
+
+    /* Substrings: a repeated first byte, at the end, longer than the name. */
+    d = robotdir_new(10, 60000);
+    const struct robotdir_row sub[] = {{1, 0, "aaab", false}, {2, 0, "ab", false},
+                                       {3, 0, "b", false}};
+    CHECK(robotdir_load_rows(d, sub, 3) == 0);
+    q = (struct robotdir_query){.name_part = "aab"};
+    CHECK_STR(page(d, &q), "1/1");
+    q = (struct robotdir_query){.name_part = "b"};
+    CHECK_STR(page(d, &q), "1,2,3/3");
+    q = (struct robotdir_query){.name_part = "ab"};
+    CHECK_STR(page(d, &q), "1,2/2");
+    q = (struct robotdir_query){.name_part = "aaab"};
+    CHECK_STR(page(d, &q), "1/1");
+    q = (struct robotdir_query){.name_part = "aaabb"};
+    CHECK_STR(page(d, &q), "/0");
+    q = (struct robotdir_query){.name_part = "ba"};
+    CHECK_STR(page(d, &q), "/0");
+    robotdir_free(d);
+
+    /* Capacity 0: off; changes are ignored, nothing is ever loaded. */
+    d = robotdir_new(0, 60000);
+    robotdir_changed(d, 1);
+    robotdir_invalidate(d);
+    int64_t *got = NULL, total = 0;
+    size_t n = 0;
+    CHECK(robotdir_page(d, NULL, &all, &got, &n, &total) == 0 && got == NULL);
+    robotdir_free(d);
+    robotdir_free(NULL);
+
+    /* 100,000 robots: the bound holds, a search is exact. */
+    enum { N = 100000 };
+    struct robotdir_row *big = calloc(N, sizeof(*big));
+    char (*names)[16] = calloc(N, sizeof(*names));
+    CHECK(big && names);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "bench%06d", i + 1);
+        big[i] = (struct robotdir_row){.id = i + 1, .name = names[i]};
+    }
+    d = robotdir_new(N, 60000);
+    CHECK(robotdir_load_rows(d, big, N) == 0);
+    CHECK(robotdir_size(d) == N);
+    q = (struct robotdir_query){.name_part = "x", .limit = 100};
+    CHECK_STR(page(d, &q), "/0");
+    q = (struct robotdir_query){.name_part = "99999", .limit = 100};
+    CHECK_STR(page(d, &q), "99999/1");
+    q = (struct robotdir_query){.name_part = "bench", .offset = 99990, .limit = 3};
+    CHECK_STR(page(d, &q), "99991,99992,99993/100000");
+    robotdir_free(d);
+    d = robotdir_new(N - 1, 60000);
+    CHECK(robotdir_load_rows(d, big, N) == 0);
+    CHECK(robotdir_size(d) == 0);
+    robotdir_free(d);
+    free(big);
+    free(names);
+}
+
 int main(void)
 {
     test_ratelimit();
     test_credcache();
     test_robotcache();
+    test_robotdir();
     test_config();
     return check_done();
 }
