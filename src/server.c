@@ -108,13 +108,16 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
         evbuffer_add(out, body, len);
 
     clock_gettime(CLOCK_MONOTONIC, &end);
-    double ms = (double)(end.tv_sec - ctx->start.tv_sec) * 1e3 +
-                (double)(end.tv_nsec - ctx->start.tv_nsec) / 1e6;
+    long long us = ((long long)end.tv_sec - ctx->start.tv_sec) * 1000000 +
+                   (end.tv_nsec - ctx->start.tv_nsec) / 1000;
+    if (us < 0)
+        us = 0;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     /* The query is not logged: it may carry account names clients consider private. */
-    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %.2fms%s%.600s",
-           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, ms,
+    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %lld.%02lldms%s%.600s",
+           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code,
+           us / 1000, us % 1000 / 10,
            ctx->note ? " " : "", ctx->note ? ctx->note : "");
 
     evhttp_send_reply(ctx->req, code, NULL, out);
