@@ -462,6 +462,30 @@ out:
     return rc;
 }
 
+/* The robots of a query's result (cleared here), with their permissions. */
+static int robots_read(PGconn *db, PGresult *res, struct robot **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rows = PQntuples(res);
+    struct robot *list = calloc((size_t)rows + 1, sizeof(*list));
+    int rc = list ? 0 : DH_ERR_NOMEM;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        rc = robot_from_row(res, i, &list[i]);
+        *n = (size_t)i + 1;
+    }
+    PQclear(res);
+    if (rc == 0)
+        rc = robots_load_perms(db, list, *n);
+    if (rc < 0) {
+        robot_list_free(list, *n);
+        *n = 0;
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
 /* The robots of ids, in order, with their permissions (a robot deleted meanwhile is
  * left out). */
 static int robots_by_ids(PGconn *db, const int64_t *ids, size_t nids, const char *orderby,
@@ -487,25 +511,7 @@ static int robots_by_ids(PGconn *db, const int64_t *ids, size_t nids, const char
     const char *p[] = {lit};
     PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, 1, p);
     free(lit);
-    if (!res)
-        return DH_ERR_DB;
-    int rows = PQntuples(res);
-    struct robot *list = calloc((size_t)rows + 1, sizeof(*list));
-    int rc = list ? 0 : DH_ERR_NOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++) {
-        rc = robot_from_row(res, i, &list[i]);
-        *n = (size_t)i + 1;
-    }
-    PQclear(res);
-    if (rc == 0)
-        rc = robots_load_perms(db, list, *n);
-    if (rc < 0) {
-        robot_list_free(list, *n);
-        *n = 0;
-        return rc;
-    }
-    *out = list;
-    return 0;
+    return res ? robots_read(db, res, out, n) : DH_ERR_DB;
 }
 
 int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, size_t *n,
@@ -606,26 +612,15 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
     PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, np, params);
     if (!res)
         return internal(err);
-    int rows = PQntuples(res);
-    struct robot *list = calloc((size_t)rows + 1, sizeof(*list));
-    int rc = list ? 0 : DH_ERR_NOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++) {
-        rc = robot_from_row(res, i, &list[i]);
-        *n = (size_t)i + 1;
-    }
+    int64_t rows = PQntuples(res);
+    struct robot *list = NULL;
+    if (robots_read(db, res, &list, n) < 0)
+        return internal(err);
     int64_t offset = f->page_size > 0 ? ((f->page > 0 ? f->page : 1) - 1) * f->page_size : 0;
     bool counted =
         f->page_size <= 0 || (rows > 0 && rows < f->page_size) || (rows == 0 && offset == 0);
     if (counted)
         *total = offset + rows;
-    PQclear(res);
-    if (rc == 0)
-        rc = robots_load_perms(db, list, *n);
-    if (rc < 0) {
-        robot_list_free(list, *n);
-        *n = 0;
-        return internal(err);
-    }
     if (!counted) { /* a full page, or past the last one */
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM robots r WHERE %s", where);
         PGresult *c = db_exec(db, PGRES_TUPLES_OK, sql, nfilter, params);
