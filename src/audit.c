@@ -441,17 +441,15 @@ static void touch_robots(struct audit_writer *w, struct audit_rec *r, int k)
         free(ids);
         return;
     }
-    /* Sorted and distinct; an array literal "{1,2,3}". */
+    /* Sorted and distinct (two robots sharing a slot can both be here twice). */
     qsort(ids, n, sizeof(*ids), id_cmp);
-    char *lit = malloc(n * 21 + 3);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (distinct == 0 || ids[i] != ids[distinct - 1])
+            ids[distinct++] = ids[i];
+    n = distinct;
+    char *lit = db_bigint_array(ids, n);
     if (lit) {
-        size_t len = 0;
-        lit[len++] = '{';
-        for (size_t i = 0; i < n; i++)
-            if (i == 0 || ids[i] != ids[i - 1])
-                len += (size_t)sprintf(lit + len, "%s%" PRId64, len > 1 ? "," : "", ids[i]);
-        lit[len++] = '}';
-        lit[len] = '\0';
         const char *p[] = {lit};
         PGresult *res = PQexecParams(
             w->conn, "UPDATE robots SET last_used = now() WHERE id = ANY ($1::bigint[])", 1, NULL,

@@ -1,5 +1,6 @@
 #include "dockhand/db.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,20 @@ PGconn *db_connect(const char *url)
     PGresult *r = PQexec(db, "SET client_min_messages = warning");
     PQclear(r);
     return db;
+}
+
+char *db_bigint_array(const int64_t *ids, size_t n)
+{
+    char *lit = malloc(n * 21 + 3); /* a sign, 19 digits and a comma each, braces, NUL */
+    if (!lit)
+        return NULL;
+    size_t len = 0;
+    lit[len++] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(lit + len, "%s%" PRId64, i ? "," : "", ids[i]);
+    lit[len++] = '}';
+    lit[len] = '\0';
+    return lit;
 }
 
 PGresult *db_exec(PGconn *db, ExecStatusType ok, const char *sql, int n, const char *const *params)

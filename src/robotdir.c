@@ -297,15 +297,9 @@ static int load_all(struct robotdir *d, PGconn *db)
 /* Under mu: the robots named since, read again (ids sorted and distinct). */
 static int load_some(struct robotdir *d, PGconn *db, const int64_t *ids, size_t nids)
 {
-    char *lit = malloc(nids * 21 + 3);
+    char *lit = db_bigint_array(ids, nids);
     if (!lit)
         return DH_ERR_NOMEM;
-    size_t len = 0;
-    lit[len++] = '{';
-    for (size_t i = 0; i < nids; i++)
-        len += (size_t)sprintf(lit + len, "%s%" PRId64, i ? "," : "", ids[i]);
-    lit[len++] = '}';
-    lit[len] = '\0';
     const char *p[] = {lit};
     PGresult *res = db_exec(db, PGRES_TUPLES_OK, RD_COLUMNS " WHERE id = ANY ($1::bigint[])", 1, p);
     free(lit);

@@ -495,15 +495,9 @@ static int robots_by_ids(PGconn *db, const int64_t *ids, size_t nids, const char
     *n = 0;
     if (nids == 0)
         return 0;
-    char *lit = malloc(nids * 21 + 3);
+    char *lit = db_bigint_array(ids, nids);
     if (!lit)
         return DH_ERR_NOMEM;
-    size_t len = 0;
-    lit[len++] = '{';
-    for (size_t i = 0; i < nids; i++)
-        len += (size_t)sprintf(lit + len, "%s%" PRId64, i ? "," : "", ids[i]);
-    lit[len++] = '}';
-    lit[len] = '\0';
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "SELECT " ROBOT_COLUMNS " FROM robots r WHERE r.id = ANY ($1::bigint[]) ORDER BY %s",

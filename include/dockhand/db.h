@@ -2,6 +2,8 @@
  * event loops: connecting, migrations, and small helpers around PQexecParams. */
 #pragma once
 #include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "dockhand/common.h"
 
 /* The schema version this binary expects: the number of its last migration (the number
@@ -30,6 +32,10 @@ int db_schema_version(PGconn *db) DH_MUST_CHECK;
 /* PQexecParams with text parameters; returns the result or NULL on failure (logged).
  * ok is the expected status (PGRES_COMMAND_OK or PGRES_TUPLES_OK). */
 PGresult *db_exec(PGconn *db, ExecStatusType ok, const char *sql, int n, const char *const *params);
+
+/* ids as a PostgreSQL array literal "{1,2,3}" for a bigint[] parameter (malloc'd; NULL
+ * when out of memory). */
+char *db_bigint_array(const int64_t *ids, size_t n);
 
 /* Names who acts on this connection, for the audit triggers (session settings
  * dockhand.actor, dockhand.client_ip, dockhand.request_id; NULL clears one).
