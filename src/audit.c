@@ -50,6 +50,7 @@ struct audit_rec {
     int64_t usec;    /* op_time: Unix microseconds */
     int64_t mono_ms; /* when it was queued (CLOCK_MONOTONIC) */
     int64_t robot_id;
+    bool row;               /* false: only robot_id's last_used to move, no audit row */
     const char *f[F_COUNT]; /* NULL: SQL NULL (client_ip, request_id, detail) */
     char buf[];
 };
@@ -110,6 +111,7 @@ static struct audit_rec *rec_new(const struct audit_entry *e)
     r->usec = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
     r->mono_ms = mono_ms();
     r->robot_id = e->robot_id;
+    r->row = true;
     char *p = r->buf;
     for (int i = 0; i < F_COUNT; i++) {
         if (!in[i]) {
@@ -176,6 +178,11 @@ struct audit_writer {
     } touched[LAST_USED_SLOTS];
 };
 
+static size_t touched_slot(int64_t id)
+{
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) % LAST_USED_SLOTS;
+}
+
 /* When an attempt fails: retry later (the database is away) or give the records up
  * (the database refused them). */
 enum write_result { WRITE_OK, WRITE_RETRY, WRITE_REFUSED };
@@ -192,10 +199,33 @@ static void drop_count(struct audit_writer *w, uint64_t k, const char *why)
     }
 }
 
+static void push(struct audit_writer *w, const struct audit_entry *e, bool row);
+
 void audit_writer_push(struct audit_writer *w, const struct audit_entry *e)
 {
-    if (!w || !e)
+    if (w && e)
+        push(w, e, true);
+}
+
+void audit_writer_used(struct audit_writer *w, int64_t robot_id)
+{
+    if (!w || robot_id <= 0)
         return;
+    /* Claimed here, so that the tokens after this one do not queue the same move: two
+     * workers racing may both queue it, which only moves last_used twice. */
+    size_t s = touched_slot(robot_id);
+    int64_t now = mono_ms();
+    if (__atomic_load_n(&w->touched[s].robot_id, __ATOMIC_RELAXED) == robot_id &&
+        now - __atomic_load_n(&w->touched[s].at_ms, __ATOMIC_RELAXED) < LAST_USED_EVERY_MS)
+        return;
+    __atomic_store_n(&w->touched[s].robot_id, robot_id, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->touched[s].at_ms, now, __ATOMIC_RELAXED);
+    struct audit_entry e = {.operation = "", .resource_type = "", .robot_id = robot_id};
+    push(w, &e, false);
+}
+
+static void push(struct audit_writer *w, const struct audit_entry *e, bool row)
+{
     if (__atomic_load_n(&w->n, __ATOMIC_RELAXED) >= AUDIT_QUEUE_MAX) {
         drop_count(w, 1, "queue full");
         return;
@@ -205,6 +235,7 @@ void audit_writer_push(struct audit_writer *w, const struct audit_entry *e)
         drop_count(w, 1, "out of memory");
         return;
     }
+    r->row = row;
     pthread_mutex_lock(&w->mu);
     if (w->n >= AUDIT_QUEUE_MAX) {
         pthread_mutex_unlock(&w->mu);
@@ -325,6 +356,8 @@ static enum write_result write_outcome(struct audit_writer *w, PGresult *res, in
 /* One INSERT of the record r: the fallback when the database refuses a batch. */
 static enum write_result insert_one(struct audit_writer *w, const struct audit_rec *r)
 {
+    if (!r->row)
+        return WRITE_OK;
     char t[40];
     usec_text(r->usec, t);
     const char *params[AUDIT_COLUMNS] = {t,       r->f[0], r->f[1], r->f[2],
@@ -368,15 +401,21 @@ static enum write_result copy_rows(struct audit_writer *w, struct audit_rec *r, 
 {
     size_t cap = 1, len = 0;
     struct audit_rec *x = r;
+    int rows = 0;
     for (int i = 0; i < k; i++, x = x->next) {
+        rows += x->row;
         cap += 40 + AUDIT_COLUMNS;
         for (int f = 0; f < F_COUNT; f++)
             cap += x->f[f] ? 2 * strlen(x->f[f]) : 2;
     }
+    if (rows == 0)
+        return WRITE_OK; /* only last_used to move */
     char *buf = malloc(cap);
     if (!buf)
         return WRITE_RETRY;
     for (int i = 0; i < k; i++, r = r->next) {
+        if (!r->row)
+            continue;
         char t[40];
         usec_text(r->usec, t);
         len += copy_field(buf + len, t);
@@ -411,11 +450,6 @@ static int id_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static size_t touched_slot(int64_t id)
-{
-    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) % LAST_USED_SLOTS;
-}
-
 /* last_used of the robots that got tokens in the k records from r, each at most once a
  * LAST_USED_EVERY_MS: updating a robot's row for every token would rewrite the hot robots
  * thousands of times a second (dead rows, vacuum, and index-only scans of the robot list
@@ -427,14 +461,21 @@ static void touch_robots(struct audit_writer *w, struct audit_rec *r, int k)
     if (!ids)
         return;
     for (int i = 0; i < k; i++, r = r->next) {
-        if (r->robot_id <= 0 || strcmp(r->f[F_OPERATION], "issue_token") != 0)
+        if (r->robot_id <= 0)
+            continue;
+        if (!r->row) { /* audit_writer_used has claimed the slot already */
+            ids[n++] = r->robot_id;
+            continue;
+        }
+        if (strcmp(r->f[F_OPERATION], "issue_token") != 0)
             continue;
         size_t s = touched_slot(r->robot_id);
-        if (w->touched[s].robot_id == r->robot_id &&
-            r->mono_ms - w->touched[s].at_ms < LAST_USED_EVERY_MS)
+        if (__atomic_load_n(&w->touched[s].robot_id, __ATOMIC_RELAXED) == r->robot_id &&
+            r->mono_ms - __atomic_load_n(&w->touched[s].at_ms, __ATOMIC_RELAXED) <
+                LAST_USED_EVERY_MS)
             continue;
-        w->touched[s].robot_id = r->robot_id;
-        w->touched[s].at_ms = r->mono_ms;
+        __atomic_store_n(&w->touched[s].robot_id, r->robot_id, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->touched[s].at_ms, r->mono_ms, __ATOMIC_RELAXED);
         ids[n++] = r->robot_id;
     }
     if (n == 0) {
@@ -460,7 +501,8 @@ static void touch_robots(struct audit_writer *w, struct audit_rec *r, int k)
             msg[strcspn(msg, "\n")] = '\0';
             log_warn("audit: updating robots' last use failed: %s", msg);
             for (size_t i = 0; i < n; i++) /* the next token tries again */
-                w->touched[touched_slot(ids[i])].robot_id = 0;
+                __atomic_store_n(&w->touched[touched_slot(ids[i])].robot_id, 0,
+                                 __ATOMIC_RELAXED);
         }
         PQclear(res);
     }

@@ -650,6 +650,8 @@ static void grant_and_reply(struct token_req *t)
         goto fail;
     if (cfg->audit_tokens)
         audit_issue(t, jsonw_text(&access), jti, now + lifetime);
+    else if (!t->anonymous)
+        audit_writer_used(t->w->st->aw, t->robot_id);
     /* Who got what goes on the request's access log line: one write per token. */
     char note[700];
     snprintf(note, sizeof(note), "token for %s granted %s", t->anonymous ? "anonymous" : sub,

@@ -36,6 +36,10 @@ struct audit_writer *audit_writer_new(const char *conninfo, int flush_ms);
 /* Copies e into the queue; never blocks. Thread-safe. */
 void audit_writer_push(struct audit_writer *w, const struct audit_entry *e);
 
+/* A robot got a token that is not recorded (DOCKHAND_AUDIT_TOKENS=0): its last_used still
+ * moves, at most once a minute, without an audit row. Never blocks. Thread-safe. */
+void audit_writer_used(struct audit_writer *w, int64_t robot_id);
+
 /* Records dropped because the queue was full (also logged). */
 uint64_t audit_writer_dropped(struct audit_writer *w);
 

@@ -690,3 +690,25 @@ def test_last_used_moves_at_most_once_a_minute(dockhand, admin):
     assert A.can_login(d, other["name"], other["secret"])
     A.poll(lambda: admin.robot(other["id"])["last_used"], what="the other robot's last_used")
     assert admin.robot(created["id"])["last_used"] == first
+
+
+def test_last_used_moves_with_token_audit_off(dockhand_factory):
+    """DOCKHAND_AUDIT_TOKENS=0 records no token, but last_used is still kept (to the
+    minute), and no audit row is written for it."""
+    d = dockhand_factory(DOCKHAND_AUDIT_TOKENS="0")
+    admin = A.ensure_admin(d)
+    created = admin.create_robot(A.new_name("quiet"), A.perm("p", "pull"))
+    before = time.time()
+    for _ in range(3):
+        assert A.can_login(d, created["name"], created["secret"])
+    used = A.poll(lambda: admin.robot(created["id"])["last_used"], what="last_used set")
+    assert before - A.CLOCK_SLACK <= A.epoch(used) <= time.time() + A.CLOCK_SLACK
+    assert int(d.sql("SELECT count(*) FROM audit_log WHERE operation = 'issue_token'"
+                     " OR operation = ''")) == 0
+    # once a minute: a later token in the same minute leaves it
+    other = admin.create_robot(A.new_name("quiet"), A.perm("p", "pull"))
+    time.sleep(1.1)
+    assert A.can_login(d, created["name"], created["secret"])
+    assert A.can_login(d, other["name"], other["secret"])
+    A.poll(lambda: admin.robot(other["id"])["last_used"], what="the other robot's last_used")
+    assert admin.robot(created["id"])["last_used"] == used
