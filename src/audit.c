@@ -24,7 +24,7 @@
 #define AUDIT_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 #define AUDIT_COLUMNS 8               /* op_time and the seven text fields */
 #define AUDIT_DETAIL_TRUNCATED "{\"truncated\": true}"
-#define AUDIT_TRIM_AFTER 10000 /* a backlog this long, once written, gives its memory back */
+#define AUDIT_TRIM_AFTER 10000   /* a backlog this long, once written, gives its memory back */
 #define LAST_USED_EVERY_MS 60000 /* a robot's last_used moves at most this often */
 #define LAST_USED_SLOTS 16384    /* robots whose last move is remembered (direct-mapped) */
 
@@ -501,8 +501,7 @@ static void touch_robots(struct audit_writer *w, struct audit_rec *r, int k)
             msg[strcspn(msg, "\n")] = '\0';
             log_warn("audit: updating robots' last use failed: %s", msg);
             for (size_t i = 0; i < n; i++) /* the next token tries again */
-                __atomic_store_n(&w->touched[touched_slot(ids[i])].robot_id, 0,
-                                 __ATOMIC_RELAXED);
+                __atomic_store_n(&w->touched[touched_slot(ids[i])].robot_id, 0, __ATOMIC_RELAXED);
         }
         PQclear(res);
     }

@@ -65,8 +65,7 @@ static void sign_init_once(void)
 }
 
 /* This thread's context for signing with key, made on first use; NULL on failure. */
-static EVP_PKEY_CTX *sign_ctx(const struct sign_key *key, EVP_MD_CTX **md_ctx,
-                              const EVP_MD **md)
+static EVP_PKEY_CTX *sign_ctx(const struct sign_key *key, EVP_MD_CTX **md_ctx, const EVP_MD **md)
 {
     pthread_once(&sign_once, sign_init_once);
     if (!sign_tls_ok)

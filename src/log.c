@@ -93,8 +93,8 @@ void log_write(enum log_level level, const char *rid, const char *fmt, ...)
     } else {
         /* One write(2) per line, bypassing stdio's locking and formatting. */
         char line[sizeof(msg) + 256];
-        int k = rid ? snprintf(line, sizeof(line), "%s %-5s [%.128s] %s\n", ts,
-                               level_names[level], rid, msg)
+        int k = rid ? snprintf(line, sizeof(line), "%s %-5s [%.128s] %s\n", ts, level_names[level],
+                               rid, msg)
                     : snprintf(line, sizeof(line), "%s %-5s %s\n", ts, level_names[level], msg);
         if (k > 0)
             write_all(STDERR_FILENO, line, (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);

@@ -286,8 +286,8 @@ static int load_all(struct robotdir *d, PGconn *db)
     int rc = rows ? load_rows_locked(d, rows, n) : DH_ERR_NOMEM;
     if (rc == 0 && d->loaded) {
         d->loaded_ms = began;
-        log_debug("robot list: %zu robots loaded in %" PRIu64 " ms (%" PRIu64 " ms the query)",
-                  n, now_ms() - began, queried - began);
+        log_debug("robot list: %zu robots loaded in %" PRIu64 " ms (%" PRIu64 " ms the query)", n,
+                  now_ms() - began, queried - began);
     }
     free(rows);
     PQclear(res);

@@ -116,9 +116,8 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     /* The query is not logged: it may carry account names clients consider private. */
     log_at(LOG_INFO, ctx->rid, "%s %.200s %d %lld.%02lldms%s%.600s",
-           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code,
-           us / 1000, us % 1000 / 10,
-           ctx->note ? " " : "", ctx->note ? ctx->note : "");
+           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, us / 1000,
+           us % 1000 / 10, ctx->note ? " " : "", ctx->note ? ctx->note : "");
 
     evhttp_send_reply(ctx->req, code, NULL, out);
     evbuffer_free(out);

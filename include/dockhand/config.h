@@ -18,20 +18,20 @@ struct config {
     enum kid_format kid_format;
     int fail_limit_account;
     int fail_limit_address;
-    int fail_window;      /* seconds */
-    int hash_threads;     /* 0: online CPUs */
-    int db_pool;          /* connections per worker */
-    int db_timeout_ms;    /* every database wait */
-    int max_body;         /* bytes of a POST body */
-    int cred_cache_size;  /* verified credentials kept */
-    int robot_cache_size; /* robots (with their project access) kept */
-    int cache_ttl_ms;     /* longest a cached robot or project is used unchecked */
+    int fail_window;           /* seconds */
+    int hash_threads;          /* 0: online CPUs */
+    int db_pool;               /* connections per worker */
+    int db_timeout_ms;         /* every database wait */
+    int max_body;              /* bytes of a POST body */
+    int cred_cache_size;       /* verified credentials kept */
+    int robot_cache_size;      /* robots (with their project access) kept */
+    int cache_ttl_ms;          /* longest a cached robot or project is used unchecked */
     int robot_list_cache_size; /* robots the admin API lists from memory (robotdir) */
-    int api_threads;      /* admin API threads */
-    int audit_tokens;     /* 1: token issuance and refused logins are audited */
-    int audit_flush_ms;   /* longest a queued audit record waits */
-    int session_idle;     /* seconds a web page session lives unused */
-    int session_max;      /* seconds a web page session lives at most */
+    int api_threads;           /* admin API threads */
+    int audit_tokens;          /* 1: token issuance and refused logins are audited */
+    int audit_flush_ms;        /* longest a queued audit record waits */
+    int session_idle;          /* seconds a web page session lives unused */
+    int session_max;           /* seconds a web page session lives at most */
     char *log_level;
     char *log_format;
     char *output; /* CLI: "text" | "json" */

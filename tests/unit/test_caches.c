@@ -366,9 +366,8 @@ static void test_robotdir(void)
     CHECK_STR(page(d, &all), "rc=0");
     CHECK(robotdir_size(d) == 0);
     /* A load of more than the capacity too; one within it brings it back. */
-    const struct robotdir_row seven[] = {{1, 0, "a", false}, {2, 0, "b", false},
-                                         {3, 0, "c", false}, {4, 0, "d", false},
-                                         {5, 0, "e", false}, {6, 0, "f", false},
+    const struct robotdir_row seven[] = {{1, 0, "a", false}, {2, 0, "b", false}, {3, 0, "c", false},
+                                         {4, 0, "d", false}, {5, 0, "e", false}, {6, 0, "f", false},
                                          {7, 0, "g", false}};
     CHECK(robotdir_load_rows(d, seven, 7) == 0);
     CHECK_STR(page(d, &all), "rc=0");
@@ -381,8 +380,8 @@ static void test_robotdir(void)
 
     /* Substrings: a repeated first byte, at the end, longer than the name. */
     d = robotdir_new(10, 60000);
-    const struct robotdir_row sub[] = {{1, 0, "aaab", false}, {2, 0, "ab", false},
-                                       {3, 0, "b", false}};
+    const struct robotdir_row sub[] = {
+        {1, 0, "aaab", false}, {2, 0, "ab", false}, {3, 0, "b", false}};
     CHECK(robotdir_load_rows(d, sub, 3) == 0);
     q = (struct robotdir_query){.name_part = "aab"};
     CHECK_STR(page(d, &q), "1/1");
@@ -411,7 +410,7 @@ static void test_robotdir(void)
     /* 100,000 robots: the bound holds, a search is exact. */
     enum { N = 100000 };
     struct robotdir_row *big = calloc(N, sizeof(*big));
-    char (*names)[16] = calloc(N, sizeof(*names));
+    char(*names)[16] = calloc(N, sizeof(*names));
     CHECK(big && names);
     for (int i = 0; i < N; i++) {
         snprintf(names[i], sizeof(names[i]), "bench%06d", i + 1);
