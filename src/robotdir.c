@@ -150,16 +150,22 @@ static struct rd_entry *entries_from_rows(const struct robotdir_row *rows, size_
     return e;
 }
 
+/* Under mu: empties the directory; lists go to the database until the TTL has passed. */
+static void stand_aside(struct robotdir *d)
+{
+    entries_free(d->e, d->n);
+    d->e = NULL;
+    d->n = 0;
+    d->loaded = false;
+    d->aside_until_ms = now_ms() + d->ttl_ms;
+    log_info("robot list: more than %zu robots, lists are filtered by the database", d->cap);
+}
+
 /* Under mu. */
 static int load_rows_locked(struct robotdir *d, const struct robotdir_row *rows, size_t n)
 {
     if (n > d->cap) {
-        entries_free(d->e, d->n);
-        d->e = NULL;
-        d->n = 0;
-        d->loaded = false;
-        d->aside_until_ms = now_ms() + d->ttl_ms;
-        log_info("robot list: more than %zu robots, lists are filtered by the database", d->cap);
+        stand_aside(d);
         return 0;
     }
     bool ok;
@@ -188,7 +194,8 @@ static int patch_rows_locked(struct robotdir *d, const int64_t *ids, size_t nids
             kept++;
     if (kept + n > d->cap) {
         entries_free(add, n);
-        return load_rows_locked(d, NULL, d->cap + 1); /* stands aside */
+        stand_aside(d);
+        return 0;
     }
     struct rd_entry *out = kept + n ? malloc((kept + n) * sizeof(*out)) : NULL;
     if (kept + n && !out) {

@@ -159,22 +159,22 @@ static int robots_load_perms(PGconn *db, struct robot *list, size_t n)
     if (n == 0)
         return 0;
     struct id_index *idx = calloc(n, sizeof(*idx));
-    char *ids = malloc(n * 21 + 3);
+    int64_t *idv = malloc(n * sizeof(*idv));
+    char *ids = NULL;
     PGresult *res = NULL;
     int rc = 0;
+    if (idx && idv) {
+        for (size_t i = 0; i < n; i++) {
+            idx[i].id = idv[i] = list[i].id;
+            idx[i].at = i;
+        }
+        ids = db_bigint_array(idv, n);
+    }
+    free(idv);
     if (!idx || !ids) {
         rc = DH_ERR_NOMEM;
         goto out;
     }
-    size_t len = 0;
-    ids[len++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        idx[i].id = list[i].id;
-        idx[i].at = i;
-        len += (size_t)sprintf(ids + len, "%s%" PRId64, i ? "," : "", list[i].id);
-    }
-    ids[len++] = '}';
-    ids[len] = '\0';
     qsort(idx, n, sizeof(*idx), id_index_cmp);
 
     const char *p[] = {ids};
