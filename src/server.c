@@ -61,10 +61,23 @@ void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request
     ctx->note = NULL;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
     const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
-    if (given && rid_acceptable(given))
+    if (given && rid_acceptable(given)) {
         snprintf(ctx->rid, sizeof(ctx->rid), "%s", given);
-    else
-        snprintf(ctx->rid, sizeof(ctx->rid), "%s-%" PRIx64, w->rid_prefix, ++w->reqno);
+    } else {
+        /* "<worker prefix>-<request number in hex>", by hand: once per request */
+        static const char hex[] = "0123456789abcdef";
+        char num[16], *p = num + sizeof(num);
+        uint64_t n = ++w->reqno;
+        do {
+            *--p = hex[n & 15];
+            n >>= 4;
+        } while (n);
+        size_t plen = strlen(w->rid_prefix), nlen = (size_t)(num + sizeof(num) - p);
+        memcpy(ctx->rid, w->rid_prefix, plen);
+        ctx->rid[plen] = '-';
+        memcpy(ctx->rid + plen + 1, p, nlen);
+        ctx->rid[plen + 1 + nlen] = '\0';
+    }
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ctx->rid);
     atomic_fetch_add(&w->inflight, 1);
 }
@@ -256,10 +269,26 @@ static void worker_stop(evutil_socket_t fd, short what, void *arg)
     drain_check(-1, 0, w);
 }
 
+static void log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    log_batch_flush();
+}
+
+/* The first line held back in a pass activates log_ev: it runs after the pass's other
+ * callbacks, before the loop waits for the network again, so a line is written before
+ * the reply it describes leaves (evhttp writes replies when the socket is next ready). */
+static void log_arm(void *arg)
+{
+    struct worker *w = arg;
+    event_active(w->log_ev, EV_TIMEOUT, 1);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    log_batch_start(log_arm, w);
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    log_batch_stop();
     return NULL;
 }
 
@@ -279,7 +308,8 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
     w->pool = pgpool_new(w->base, st->cfg->database_url, st->cfg->db_pool, st->cfg->db_timeout_ms);
     w->stop_ev = event_new(w->base, -1, 0, worker_stop, w);
     w->drain_ev = evtimer_new(w->base, drain_check, w);
-    if (!w->http || !w->pool || !w->stop_ev || !w->drain_ev)
+    w->log_ev = event_new(w->base, -1, 0, log_flush_cb, w);
+    if (!w->http || !w->pool || !w->stop_ev || !w->drain_ev || !w->log_ev)
         return DH_ERR_NOMEM;
     evhttp_set_max_headers_size(w->http, HTTP_MAX_HEADERS);
     /* Above every endpoint's own limit, so that the handlers answer 413 with a JSON body
@@ -312,6 +342,8 @@ static void worker_deinit(struct worker *w)
         event_free(w->stop_ev);
     if (w->drain_ev)
         event_free(w->drain_ev);
+    if (w->log_ev)
+        event_free(w->log_ev);
     if (w->base)
         event_base_free(w->base);
 }

@@ -6,6 +6,9 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+#define LOG_MSG_MAX 2048    /* a message's bytes, the rest cut off */
+#define LOG_BATCH_MAX 16384 /* lines a thread holds back before it writes them */
+
 extern enum log_level log_min_level;
 
 /* Sets level ("debug".."error") and format ("text" | "json"). Returns DH_ERR_INVALID
@@ -15,6 +18,15 @@ int log_configure(const char *level, const char *format) DH_MUST_CHECK;
 /* Writes one line; rid is the request id or NULL. */
 void log_write(enum log_level level, const char *rid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Holding lines back, per thread: after log_batch_start, info and debug lines are kept
+ * (up to LOG_BATCH_MAX bytes) until log_batch_flush; arm(arg) is called when the first
+ * line of a batch is kept, so that the caller can arrange the flush (a worker: an event
+ * that runs at the end of its loop's pass, before the loop waits again). Warnings and
+ * errors are written at once, after what was kept. log_batch_stop flushes and ends it. */
+void log_batch_start(void (*arm)(void *), void *arg);
+void log_batch_flush(void);
+void log_batch_stop(void);
 
 #define log_at(lvl, rid, ...)                                                                      \
     do {                                                                                           \

@@ -51,6 +51,7 @@ struct worker {
     struct pgpool *pool;
     struct event *stop_ev;
     struct event *drain_ev;
+    struct event *log_ev; /* writes the access lines held back during a loop pass */
     atomic_int inflight;
     uint64_t reqno;
     char rid_prefix[12];
