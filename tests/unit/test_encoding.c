@@ -347,6 +347,26 @@ static void test_jsonw(void)
     jsonw_raw(&w, "more");
     CHECK(jsonw_text(&w) == NULL);
     jsonw_deinit(&w);
+    /* Exact text: integers at their edges, each escape, a string needing none. */
+    jsonw_init(&w);
+    jsonw_int(&w, INT64_MIN);
+    jsonw_raw(&w, " ");
+    jsonw_int(&w, INT64_MAX);
+    jsonw_raw(&w, " ");
+    jsonw_int(&w, -1);
+    jsonw_raw(&w, " ");
+    jsonw_int(&w, 0);
+    jsonw_raw(&w, " ");
+    jsonw_int(&w, 1800000000);
+    jsonw_raw(&w, " ");
+    jsonw_str(&w, "a\"b\\c\nd\te\x01\x1f\x7f/");
+    jsonw_raw(&w, " ");
+    jsonw_str(&w, "repository:proj/app:pull,push");
+    CHECK_STR(jsonw_text(&w), "-9223372036854775808 9223372036854775807 -1 0 1800000000 "
+                              "\"a\\\"b\\\\c\\nd\\te\\u0001\\u001f\x7f/\" "
+                              "\"repository:proj/app:pull,push\"");
+    CHECK(w.len == strlen(jsonw_text(&w) ? jsonw_text(&w) : ""));
+    jsonw_deinit(&w);
     /* Growth past the first buffer. */
     jsonw_init(&w);
     CHECK_STR(jsonw_text(&w), "");
