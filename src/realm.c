@@ -37,6 +37,10 @@ static const char lookup_sql[] =
     "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
     " token_minutes, projects FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
 
+/* The POST answer's "scope" field: every granted scope at its longest, space-joined
+ * ("type(class):name:pull,push,delete,*"). */
+#define SCOPE_FIELD_MAX (SCOPE_MAX_ITEMS * (2 * SCOPE_MAX_TYPE + SCOPE_MAX_NAME + 32))
+
 struct token_req {
     struct http_ctx http;
     struct worker *w;
@@ -557,8 +561,8 @@ static void access_claim(struct token_req *t, struct jsonw *access, char *scope_
         }
         jsonw_raw(access, "}");
         if (it->granted) {
-            /* [" "]type["(" class ")"]":"name":"actions; a scope that does not fit is left
-             * out whole (the buffer holds SCOPE_MAX_ITEMS of the usual size) */
+            /* [" "]type["(" class ")"]":"name":"actions; the buffer holds SCOPE_MAX_ITEMS
+             * of the longest (a scope that did not fit would be left out whole) */
             scope_actions_format(it->granted, acts);
             const char *parts[] = {scope_len ? " " : "",
                                    it->type,
@@ -611,7 +615,7 @@ static void grant_and_reply(struct token_req *t)
     time_t now = time(NULL);
     struct jsonw access, claims, body;
     char *token = NULL, *refresh = NULL;
-    char jti[32], scope_out[SCOPE_MAX_ITEMS * 64];
+    char jti[32], scope_out[SCOPE_FIELD_MAX];
     const char *sub = t->anonymous ? "" : t->full_name;
 
     jsonw_init(&access);

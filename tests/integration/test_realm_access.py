@@ -197,3 +197,16 @@ def test_post_scope_field_lists_what_was_granted(w):
     assert acts(claims, "alpha/app") == ["pull", "push"]
     assert realm.granted_scope_field(body["scope"]) == {("repository", "alpha/app"):
                                                         ["pull", "push"]}
+
+
+def test_post_scope_field_lists_every_grant_of_a_full_request(w):
+    """SCOPE_MAX_ITEMS (64) scopes on long names, all granted: the `scope` field names
+    every one of them, none cut short (it once held about 4 KiB and dropped the rest)."""
+    d = w.d
+    names = ["alpha/%s%03d" % ("n" * 190, k) for k in range(64)]
+    r = d.token(method="POST", auth=(w.rw["name"], w.rw["secret"]),
+                scopes=["repository:%s:pull,push" % n for n in names])
+    body, claims = realm.token_ok(d, r, sub=w.rw["name"])
+    assert all(acts(claims, n) == ["pull", "push"] for n in names)
+    assert realm.granted_scope_field(body["scope"]) == \
+        {("repository", n): ["pull", "push"] for n in names}
