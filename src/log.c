@@ -51,52 +51,57 @@ int log_configure(const char *level, const char *format)
  * its event loop's pass), so that a busy worker writes the access lines of a pass with one
  * write(2) instead of one per request. Warnings and errors are written at once, with
  * what was held before them. */
-static __thread struct {
-    bool on;
+struct log_batch {
     size_t len;
     void (*arm)(void *);
     void *arg;
     char buf[LOG_BATCH_MAX];
-} batch;
+};
+static __thread struct log_batch *batch; /* allocated by the threads that batch */
 
 void log_batch_start(void (*arm)(void *), void *arg)
 {
-    batch.on = true;
-    batch.len = 0;
-    batch.arm = arm;
-    batch.arg = arg;
+    if (!batch)
+        batch = malloc(sizeof(*batch));
+    if (!batch)
+        return; /* no memory: lines are written one by one */
+    batch->len = 0;
+    batch->arm = arm;
+    batch->arg = arg;
 }
 
 void log_batch_flush(void)
 {
-    if (batch.len)
-        write_all(STDERR_FILENO, batch.buf, batch.len);
-    batch.len = 0;
+    if (batch && batch->len)
+        write_all(STDERR_FILENO, batch->buf, batch->len);
+    if (batch)
+        batch->len = 0;
 }
 
 void log_batch_stop(void)
 {
     log_batch_flush();
-    batch.on = false;
+    free(batch);
+    batch = NULL;
 }
 
 static void emit(enum log_level level, const char *line, size_t n)
 {
-    if (!batch.on) {
+    if (!batch) {
         write_all(STDERR_FILENO, line, n);
         return;
     }
-    if (batch.len + n > sizeof(batch.buf))
+    if (batch->len + n > sizeof(batch->buf))
         log_batch_flush();
-    if (n > sizeof(batch.buf) || level >= LOG_WARN) {
+    if (n > sizeof(batch->buf) || level >= LOG_WARN) {
         log_batch_flush();
         write_all(STDERR_FILENO, line, n);
         return;
     }
-    if (batch.len == 0 && batch.arm)
-        batch.arm(batch.arg);
-    memcpy(batch.buf + batch.len, line, n);
-    batch.len += n;
+    if (batch->len == 0 && batch->arm)
+        batch->arm(batch->arg);
+    memcpy(batch->buf + batch->len, line, n);
+    batch->len += n;
 }
 
 /* "2026-11-29T01:02:03.456Z": the date and time to the second formatted once a second per
