@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "dockhand/encoding.h"
+
 enum log_level log_min_level = LOG_INFO;
 static bool log_json;
 
@@ -173,6 +175,17 @@ void log_write(enum log_level level, const char *rid, const char *fmt, ...)
     msg[len] = '\0';
 
     if (log_json) {
+        /* JSON strings are UTF-8: a byte that starts no valid sequence (a client's raw
+         * path, say) becomes '?', or jansson would refuse the whole line. */
+        for (size_t i = 0; i < len;) {
+            unsigned char c = (unsigned char)msg[i];
+            size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+            if (n == 1 || (n && i + n <= len && utf8_valid(msg + i, n))) {
+                i += n;
+            } else {
+                msg[i++] = '?';
+            }
+        }
         json_t *obj =
             json_pack("{s:s, s:s, s:s}", "time", ts, "level", level_names[level], "msg", msg);
         if (obj && rid)

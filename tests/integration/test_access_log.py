@@ -75,3 +75,21 @@ def test_every_answer_is_logged_before_it_arrives(dockhand_factory, fmt):
     assert len(seen) == THREADS * PER_THREAD
     assert set(seen.values()) == {1}, "a request logged more than once"
 
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_request_whose_path_is_not_utf8_is_logged(dockhand_factory, fmt):
+    import socket
+    d = dockhand_factory(DOCKHAND_LOG_FORMAT=fmt, DOCKHAND_LOG_LEVEL="info")
+    host, port = d.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"GET /nope\xff\xfe HTTP/1.1\r\nHost: x\r\nX-Request-Id: notutf8\r\n"
+                  b"Connection: close\r\n\r\n")
+        reply = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 4"), reply[:200]
+    assert "notutf8" in d.log_text(), d.log_tail()

@@ -118,6 +118,15 @@ static void test_json(void)
     json_decref(a);
     json_decref(b);
     free(w);
+
+    /* Bytes that are not UTF-8 become '?'; the line is still written, valid text kept. */
+    clear();
+    log_write(LOG_INFO, NULL, "caf\xc3\xa9 \xff\xfe end \xe2\x82");
+    w = written();
+    a = w ? json_loads(w, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    CHECK_STR(json_string_value(json_object_get(a, "msg")), "caf\xc3\xa9 ?? end ??");
+    json_decref(a);
+    free(w);
     CHECK(log_configure("info", "text") == 0);
 }
 
