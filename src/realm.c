@@ -688,7 +688,7 @@ static void grant_and_reply(struct token_req *t)
         audit_issue(t, jsonw_text(&access), jti, now + lifetime);
     else if (!t->anonymous)
         audit_writer_used(t->w->st->aw, t->robot_id);
-    /* Who got what goes on the request's access log line: one write per token. */
+    /* Who got what goes on the request's access log line. */
     char note[700];
     const char *parts[] = {"token for ", t->anonymous ? "anonymous" : sub, " granted ",
                            scope_out[0] ? scope_out : "-"};
