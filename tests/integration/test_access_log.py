@@ -1,4 +1,4 @@
-"""The access log under load (README "Logs"): a worker holds its access lines back
+"""The access log under load (README "How it runs", logs): a worker holds its access lines back
 during one pass of its event loop and writes them together, before the loop waits
 again. So every answer's line is in the log by the time the answer arrives, each line
 whole, each request once, in text and in JSON. (That warnings are never held back, and
@@ -7,6 +7,7 @@ what a full batch does, is tested in tests/unit/test_log.c.)"""
 import concurrent.futures
 import json
 import re
+import socket
 import threading
 
 import pytest
@@ -79,7 +80,6 @@ def test_every_answer_is_logged_before_it_arrives(dockhand_factory, fmt):
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_request_whose_path_is_not_utf8_is_logged(dockhand_factory, fmt):
-    import socket
     d = dockhand_factory(DOCKHAND_LOG_FORMAT=fmt, DOCKHAND_LOG_LEVEL="info")
     host, port = d.url.split("//")[1].split(":")
     with socket.create_connection((host, int(port)), timeout=10) as s:
