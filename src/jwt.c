@@ -14,8 +14,7 @@
 
 #include "dockhand/encoding.h"
 
-#define JWT_HEADER_MAX 256 /* {"typ":"JWT","alg":"ES256","kid":<≤ 63 chars>} fits easily */
-#define JWT_SIG_MAX 1024   /* an RSA-8192 signature; ECDSA DER is far shorter */
+#define JWT_SIG_MAX 1024 /* an RSA-8192 signature; ECDSA DER is far shorter */
 
 static const EVP_MD *jwt_md(enum key_alg alg)
 {
@@ -133,25 +132,23 @@ static int ecdsa_der_to_raw(const unsigned char *der, size_t der_len, size_t wid
 
 int jwt_sign(const struct sign_key *key, const char *claims, size_t claims_len, char **out)
 {
-    char header[JWT_HEADER_MAX];
     unsigned char sig[JWT_SIG_MAX + 16], raw[2 * 48];
     const unsigned char *final_sig = sig;
     size_t sig_len = sizeof(sig), width = ecdsa_width(key->alg), cap, o;
     char *tok = NULL;
-    int r = DH_ERR_CRYPTO, n;
+    int r = DH_ERR_CRYPTO;
 
     *out = NULL;
-    n = snprintf(header, sizeof(header), "{\"typ\":\"JWT\",\"alg\":\"%s\",\"kid\":\"%s\"}",
-                 key_alg_name(key->alg), key->kid);
-    if (n < 0 || (size_t)n >= sizeof(header))
-        return DH_ERR_CRYPTO;
     if (claims_len > JWT_MAX_LEN)
         return DH_ERR_NOMEM;
-    cap = B64_ENCODED_CAP((size_t)n) + B64_ENCODED_CAP(claims_len) + B64_ENCODED_CAP(JWT_SIG_MAX);
+    if (key->jws_header_len == 0)
+        return DH_ERR_CRYPTO; /* not a key from keyring_load */
+    cap = key->jws_header_len + 1 + B64_ENCODED_CAP(claims_len) + B64_ENCODED_CAP(JWT_SIG_MAX);
     tok = malloc(cap);
     if (!tok)
         return DH_ERR_NOMEM;
-    o = b64url_encode(header, (size_t)n, tok);
+    memcpy(tok, key->jws_header, key->jws_header_len);
+    o = key->jws_header_len;
     tok[o++] = '.';
     o += b64url_encode(claims, claims_len, tok + o);
 

@@ -325,6 +325,16 @@ static int load_pair(const char *dir, const char *name, enum kid_format fmt, str
         r = key_kid_thumbprint(k->pkey, k->kid, sizeof(k->kid));
     else
         r = key_kid_libtrust(k->pkey, k->kid, sizeof(k->kid));
+    if (r == 0) {
+        char header[128];
+        int n = snprintf(header, sizeof(header), "{\"typ\":\"JWT\",\"alg\":\"%s\",\"kid\":\"%s\"}",
+                         key_alg_name(k->alg), k->kid);
+        if (n < 0 || (size_t)n >= sizeof(header) ||
+            B64_ENCODED_CAP((size_t)n) > sizeof(k->jws_header))
+            r = DH_ERR_INVALID;
+        else
+            k->jws_header_len = b64url_encode(header, (size_t)n, k->jws_header);
+    }
 out:
     BIO_free(bio);
     ERR_clear_error();

@@ -18,6 +18,9 @@ struct sign_key {
     char kid[64];      /* libtrust (48+11 chars) or RFC 7638 thumbprint (43 chars) */
     time_t not_before; /* the certificate's notBefore: the newest key signs */
     char name[256];    /* file base name, for logs */
+    /* base64url of {"typ":"JWT","alg":…,"kid":…}: every token's first part, made at load */
+    char jws_header[192];
+    size_t jws_header_len;
 };
 
 struct keyring {
