@@ -529,6 +529,19 @@ static void audit_issue(struct token_req *t, const char *access, const char *jti
     jsonw_deinit(&detail);
 }
 
+/* Appends parts to out[len..] (cap bytes in all), cut at cap - 1, NUL-terminated; returns
+ * the new length. */
+static size_t join(char *out, size_t cap, size_t len, const char *const *parts, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        size_t w = strnlen(parts[k], cap - 1 - len);
+        memcpy(out + len, parts[k], w);
+        len += w;
+    }
+    out[len] = '\0';
+    return len;
+}
+
 /* The access claim, [{"type","name","actions"[,"class"]}, …], one entry per scope
  * (granted nothing: empty actions), and the granted scopes space-joined for "scope". */
 static void access_claim(struct token_req *t, struct jsonw *access, char *scope_out, size_t cap)
@@ -562,7 +575,7 @@ static void access_claim(struct token_req *t, struct jsonw *access, char *scope_
         jsonw_raw(access, "}");
         if (it->granted) {
             /* [" "]type["(" class ")"]":"name":"actions; the buffer holds SCOPE_MAX_ITEMS
-             * of the longest (a scope that did not fit would be left out whole) */
+             * of the longest */
             scope_actions_format(it->granted, acts);
             const char *parts[] = {scope_len ? " " : "",
                                    it->type,
@@ -573,19 +586,7 @@ static void access_claim(struct token_req *t, struct jsonw *access, char *scope_
                                    it->name,
                                    ":",
                                    acts};
-            size_t o = scope_len;
-            bool fits = true;
-            for (size_t k = 0; fits && k < DH_ARRAY_SIZE(parts); k++) {
-                size_t n = strlen(parts[k]);
-                fits = o + n < cap;
-                if (fits) {
-                    memcpy(scope_out + o, parts[k], n);
-                    o += n;
-                }
-            }
-            if (fits)
-                scope_len = o;
-            scope_out[scope_len] = '\0';
+            scope_len = join(scope_out, cap, scope_len, parts, DH_ARRAY_SIZE(parts));
         }
     }
     jsonw_raw(access, "]");
@@ -692,13 +693,7 @@ static void grant_and_reply(struct token_req *t)
     char note[700];
     const char *parts[] = {"token for ", t->anonymous ? "anonymous" : sub, " granted ",
                            scope_out[0] ? scope_out : "-"};
-    size_t nl = 0;
-    for (size_t k = 0; k < DH_ARRAY_SIZE(parts); k++) {
-        size_t n = strnlen(parts[k], sizeof(note) - 1 - nl);
-        memcpy(note + nl, parts[k], n);
-        nl += n;
-    }
-    note[nl] = '\0';
+    join(note, sizeof(note), 0, parts, DH_ARRAY_SIZE(parts));
     t->http.note = note;
     http_reply(&t->http, 200, NULL, text, body.len);
     treq_free(t);
