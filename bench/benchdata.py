@@ -3,7 +3,7 @@ and the request lists that wrk and pace send.
 
 Robot i (1-based) is `bench<i:06>` with secret `Bench-<i>-secretA1`, salt `benchsalt<i>`,
 and `repository` pull + push on project `proj<j:05>`, j = (i - 1) mod P + 1. Its hash is
-dockhand's format for generated secrets (src/secret.c): PBKDF2-SHA256, 4,096 iterations,
+dockhand's format for generated secrets (src/crypto/secret.c): PBKDF2-SHA256, 4,096 iterations,
 16 bytes, salt as ASCII, `pbkdf2-sha256$4096$<salt>$<hex>`.
 
 Hashing 100,000 secrets costs minutes of CPU, so the hashes are computed once, on every

@@ -1,4 +1,4 @@
-"""The robot directory (src/robotdir.c; README "How it runs"): the admin API's robot list,
+"""The robot directory (src/store/robotdir.c; README "How it runs"): the admin API's robot list,
 sorted by name, is filtered and paged in memory. It must answer exactly what PostgreSQL
 answers, see every change (its own at once, other instances' and the CLI's through NOTIFY,
 lost notifications after a reconnect, SIGHUP or the TTL), and stand aside when there are
