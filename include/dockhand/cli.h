@@ -8,11 +8,6 @@ int cli_main(struct config *cfg, int argc, char **argv);
 
 #include <libpq-fe.h>
 
-/* Reads a secret or password from stdin into buf (cap ≥ the longest accepted + 2): one
- * trailing newline (and CR) dropped, NUL-terminated. Returns 0, or 1 after printing why
- * (unreadable, longer than cap - 2). */
-int cli_read_secret(const char *what, char *buf, size_t cap, size_t *len);
-
 /* `dockhand admin create|passwd|list|delete` and `dockhand audit list` (cli_admin.c).
  * argv starts after the command word. */
 int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv);

@@ -1,4 +1,4 @@
-/* Threads that verify secrets against stored hashes off the event loops (DESIGN §2):
+/* Secrets verified against stored hashes off the event loops, on a workpool (workpool.h):
  * a PBKDF2 that costs milliseconds must never stall a worker. */
 #pragma once
 #include <event2/event.h>

@@ -1,4 +1,5 @@
 #include "dockhand/cli.h"
+#include "dockhand/cli_util.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -66,25 +67,6 @@ static int usage(const char *why)
         fprintf(stderr, "dockhand: %s\n", why);
     fputs(usage_text, stderr);
     return 2;
-}
-
-static bool json_out(const struct config *cfg)
-{
-    return strcmp(cfg->output, "json") == 0;
-}
-
-static void print_json(json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
-    if (s)
-        printf("%s\n", s);
-    free(s);
-}
-
-static int fail(const struct svc_err *err)
-{
-    fprintf(stderr, "dockhand: %s\n", err->msg);
-    return 1;
 }
 
 /* ---- command-line options of a subcommand --------------------------------------------- */
@@ -337,8 +319,8 @@ static int secret_output(const struct config *cfg, const struct robot *r, const 
         return 1;
     if (export_path)
         rc = export_write(export_path, o);
-    if (json_out(cfg)) {
-        print_json(o);
+    if (cli_json_out(cfg)) {
+        cli_print_json(o);
     } else {
         printf("robot:   %s (id %" PRId64 ")\n", r->full_name, r->id);
         if (secret && *secret) {
@@ -358,9 +340,9 @@ static int secret_output(const struct config *cfg, const struct robot *r, const 
 /* The catalogue of /api/v2.0/permissions. */
 static int cmd_permissions(const struct config *cfg)
 {
-    if (json_out(cfg)) {
+    if (cli_json_out(cfg)) {
         json_t *all = permissions_to_json();
-        print_json(all);
+        cli_print_json(all);
         json_decref(all);
         return 0;
     }
@@ -378,12 +360,12 @@ static int cmd_migrate(const struct config *cfg)
     PGconn *db = db_connect(cfg->database_url);
     if (!db)
         return 1;
-    int rc = db_migrate(db, !json_out(cfg));
+    int rc = db_migrate(db, !cli_json_out(cfg));
     int v = rc == 0 ? db_schema_version(db) : rc;
     PQfinish(db);
     if (rc < 0 || v < 0)
         return 1;
-    if (json_out(cfg))
+    if (cli_json_out(cfg))
         printf("{\"schema_version\": %d}\n", v);
     else
         printf("schema at version %d\n", v);
@@ -410,7 +392,7 @@ static int cmd_keygen(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "dockhand: cannot make a key in %s\n", cfg->keys_dir);
         return 1;
     }
-    if (json_out(cfg))
+    if (cli_json_out(cfg))
         printf("{\"keys_dir\": \"%s\", \"name\": \"%s\"}\n", cfg->keys_dir, name);
     else
         printf("wrote %s/%s.key and %s/%s.crt\n", cfg->keys_dir, name, cfg->keys_dir, name);
@@ -432,10 +414,10 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
     if (strcmp(sub, "create") == 0 && o.npos == 2) {
         struct project p;
         if (project_create(db, o.pos[1], opt_get(&o, "--public") != NULL, &p, &err) < 0)
-            return fail(&err);
-        if (json_out(cfg)) {
+            return cli_fail(&err);
+        if (cli_json_out(cfg)) {
             json_t *j = project_to_json(&p);
-            print_json(j);
+            cli_print_json(j);
             json_decref(j);
         } else {
             printf("created project %s (id %" PRId64 ", %s)\n", p.name, p.id,
@@ -447,10 +429,10 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
     if (strcmp(sub, "show") == 0 && o.npos == 2) {
         struct project p;
         if (project_get(db, o.pos[1], &p, &err) < 0)
-            return fail(&err);
+            return cli_fail(&err);
         json_t *j = project_to_json(&p);
-        if (json_out(cfg))
-            print_json(j);
+        if (cli_json_out(cfg))
+            cli_print_json(j);
         else
             printf("id: %" PRId64 "\nname: %s\npublic: %s\ncreated: %s\nproject robots: %" PRId64
                    "\n",
@@ -464,27 +446,27 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
         size_t n;
         int64_t total;
         if (project_list(db, opt_get(&o, "--search"), 1, 0, &list, &n, &total, &err) < 0)
-            return fail(&err);
+            return cli_fail(&err);
         json_t *arr = json_array();
-        if (!json_out(cfg))
+        if (!cli_json_out(cfg))
             printf("%-8s %-40s %-8s %-8s %s\n", "ID", "NAME", "PUBLIC", "ROBOTS", "CREATED");
         for (size_t i = 0; i < n; i++) {
-            if (json_out(cfg))
+            if (cli_json_out(cfg))
                 json_array_append_new(arr, project_to_json(&list[i]));
             else
                 printf("%-8" PRId64 " %-40s %-8s %-8" PRId64 " %s\n", list[i].id, list[i].name,
                        list[i].public_ ? "yes" : "no", list[i].robot_count, list[i].creation_time);
         }
-        if (json_out(cfg))
-            print_json(arr);
+        if (cli_json_out(cfg))
+            cli_print_json(arr);
         json_decref(arr);
         project_list_free(list, n);
         return 0;
     }
     if (strcmp(sub, "delete") == 0 && o.npos == 2) {
         if (project_delete(db, o.pos[1], &err) < 0)
-            return fail(&err);
-        if (json_out(cfg))
+            return cli_fail(&err);
+        if (cli_json_out(cfg))
             printf("{\"deleted\": true}\n");
         else
             printf("deleted project %s\n", o.pos[1]);
@@ -497,27 +479,7 @@ static int robot_resolve(PGconn *db, const char *ref, struct robot *r)
 {
     struct svc_err err = {0};
     if (robot_find(db, ref, r, &err) < 0)
-        return fail(&err);
-    return 0;
-}
-
-int cli_read_secret(const char *what, char *buf, size_t cap, size_t *len)
-{
-    size_t n = fread(buf, 1, cap - 1, stdin);
-    if (ferror(stdin)) {
-        fprintf(stderr, "dockhand: cannot read the %s from stdin\n", what);
-        return 1;
-    }
-    if (n == cap - 1 && fgetc(stdin) != EOF) {
-        fprintf(stderr, "dockhand: the %s is longer than %zu characters\n", what, cap - 2);
-        return 1;
-    }
-    if (n && buf[n - 1] == '\n')
-        n--;
-    if (n && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    *len = n;
+        return cli_fail(&err);
     return 0;
 }
 
@@ -561,7 +523,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
             .nperms = pa->n,
         };
         if (robot_create(db, &spec, &r, secret, &err) < 0) {
-            rc = fail(&err);
+            rc = cli_fail(&err);
             goto out;
         }
         rc = secret_output(cfg, &r, secret, opt_get(&o, "--export"));
@@ -573,15 +535,15 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
         struct robot_filter f = {.name_part = opt_get(&o, "--search"),
                                  .level = opt_get(&o, "--level")};
         if (robot_list(db, &f, &list, &n, &total, &err) < 0) {
-            rc = fail(&err);
+            rc = cli_fail(&err);
             goto out;
         }
         json_t *arr = json_array();
-        if (!json_out(cfg))
+        if (!cli_json_out(cfg))
             printf("%-6s %-32s %-8s %-8s %-9s %-38s %-24s %s\n", "ID", "NAME", "LEVEL", "ENABLED",
                    "PROJECTS", "EXPIRES", "LAST USED", "DESCRIPTION");
         for (size_t i = 0; i < n; i++) {
-            if (json_out(cfg)) {
+            if (cli_json_out(cfg)) {
                 json_array_append_new(arr, robot_to_json(&list[i]));
                 continue;
             }
@@ -600,8 +562,8 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
                    list[i].full_name, list[i].level, list[i].disabled ? "no" : "yes", projects, exp,
                    list[i].last_used ? list[i].last_used : "never", list[i].description);
         }
-        if (json_out(cfg))
-            print_json(arr);
+        if (cli_json_out(cfg))
+            cli_print_json(arr);
         json_decref(arr);
         robot_list_free(list, n);
         rc = 0;
@@ -612,19 +574,19 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
         if (rc)
             goto out;
         if (strcmp(sub, "show") == 0) {
-            if (json_out(cfg)) {
+            if (cli_json_out(cfg)) {
                 json_t *j = robot_to_json(&r);
-                print_json(j);
+                cli_print_json(j);
                 json_decref(j);
             } else {
                 robot_print(&r);
             }
         } else if (strcmp(sub, "delete") == 0) {
             if (robot_delete(db, r.id, &err) < 0) {
-                rc = fail(&err);
+                rc = cli_fail(&err);
                 goto out;
             }
-            if (json_out(cfg))
+            if (cli_json_out(cfg))
                 printf("{\"deleted\": true, \"id\": %" PRId64 "}\n", r.id);
             else
                 printf("deleted robot %s\n", r.full_name);
@@ -641,7 +603,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
             int r3 = robot_refresh_secret(db, r.id, use_manual ? manual : NULL, mlen, secret, &err);
             OPENSSL_cleanse(manual, sizeof(manual));
             if (r3 < 0) {
-                rc = fail(&err);
+                rc = cli_fail(&err);
                 goto out;
             }
             rc = secret_output(cfg, &r, use_manual ? NULL : secret, opt_get(&o, "--export"));
@@ -660,18 +622,18 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
                 ch.disabled = strcmp(sub, "disable") == 0;
             }
             if (robot_update(db, r.id, &ch, &err) < 0) {
-                rc = fail(&err);
+                rc = cli_fail(&err);
                 goto out;
             }
             int64_t id = r.id;
             robot_deinit(&r);
             if (robot_get(db, id, &r, &err) < 0) {
-                rc = fail(&err);
+                rc = cli_fail(&err);
                 goto out;
             }
-            if (json_out(cfg)) {
+            if (cli_json_out(cfg)) {
                 json_t *j = robot_to_json(&r);
-                print_json(j);
+                cli_print_json(j);
                 json_decref(j);
             } else {
                 printf("%s robot %s\n",
@@ -700,7 +662,7 @@ static int cmd_config(const struct config *cfg, PGconn *db, int argc, char **arg
         if (argc == 2) {
             char *v;
             if (settings_get(db, argv[1], &v, &err) < 0) /* refuses unknown keys */
-                return fail(&err);
+                return cli_fail(&err);
             free(v);
         }
         json_t *o = json_object();
@@ -710,9 +672,9 @@ static int cmd_config(const struct config *cfg, PGconn *db, int argc, char **arg
             char *v;
             if (settings_get(db, settings_keys[i], &v, &err) < 0) {
                 json_decref(o);
-                return fail(&err);
+                return cli_fail(&err);
             }
-            if (json_out(cfg))
+            if (cli_json_out(cfg))
                 json_object_set_new(o, settings_keys[i], json_string(v));
             else if (argc == 2)
                 printf("%s\n", v);
@@ -720,15 +682,15 @@ static int cmd_config(const struct config *cfg, PGconn *db, int argc, char **arg
                 printf("%-22s %s\n", settings_keys[i], v);
             free(v);
         }
-        if (json_out(cfg))
-            print_json(o);
+        if (cli_json_out(cfg))
+            cli_print_json(o);
         json_decref(o);
         return 0;
     }
     if (argc == 3 && strcmp(argv[0], "set") == 0) {
         if (settings_set(db, argv[1], argv[2], &err) < 0)
-            return fail(&err);
-        if (json_out(cfg))
+            return cli_fail(&err);
+        if (cli_json_out(cfg))
             printf("{\"%s\": \"ok\"}\n", argv[1]);
         else
             printf("%s set\n", argv[1]);

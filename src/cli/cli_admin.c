@@ -11,6 +11,7 @@
 #include "dockhand/admin.h"
 #include "dockhand/audit.h"
 #include "dockhand/cli.h"
+#include "dockhand/cli_util.h"
 #include "dockhand/config.h"
 
 #define AUDIT_CLI_PAGE_SIZE 20 /* records per page of `audit list` unless --page-size */
@@ -29,29 +30,6 @@ static int usage(const char *why)
                     " [--page N] [--page-size N]\n"
                     "TIME: RFC 3339 (2026-01-02T03:04:05Z) or Unix seconds.\n");
     return 2;
-}
-
-static bool json_out(const struct config *cfg)
-{
-    return strcmp(cfg->output, "json") == 0;
-}
-
-static int print_json(json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
-    if (!s) {
-        fprintf(stderr, "dockhand: out of memory\n");
-        return 1;
-    }
-    printf("%s\n", s);
-    free(s);
-    return 0;
-}
-
-static int fail(const struct svc_err *err)
-{
-    fprintf(stderr, "dockhand: %s\n", err->msg);
-    return 1;
 }
 
 /* Prints s for a terminal: control characters (in names a client sent) as '?'. */
@@ -81,13 +59,13 @@ static int admin_set(const struct config *cfg, PGconn *db, bool create, const ch
                 : admin_passwd(db, name, pw, len, generated, &err);
     OPENSSL_cleanse(password, sizeof(password));
     if (rc < 0)
-        return fail(&err);
+        return cli_fail(&err);
 
-    if (json_out(cfg)) {
+    if (cli_json_out(cfg)) {
         json_t *o = json_pack("{s:s}", "name", name);
         if (o && generated[0])
             json_object_set_new(o, "password", json_string(generated));
-        rc = print_json(o);
+        rc = cli_print_json(o);
         json_decref(o);
     } else {
         printf("%s administrator %s\n", create ? "created" : "new password for", name);
@@ -105,16 +83,16 @@ static int admin_print_list(const struct config *cfg, PGconn *db)
     size_t n;
     struct svc_err err = {0};
     if (admin_list(db, &list, &n, &err) < 0)
-        return fail(&err);
+        return cli_fail(&err);
     int rc = 0;
-    if (json_out(cfg)) {
+    if (cli_json_out(cfg)) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n; i++)
             json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s}", "id",
                                                  (json_int_t)list[i].id, "name", list[i].name,
                                                  "creation_time", list[i].creation_time,
                                                  "update_time", list[i].update_time));
-        rc = print_json(arr);
+        rc = cli_print_json(arr);
         json_decref(arr);
     } else {
         printf("%-6s %-32s %-26s %s\n", "ID", "NAME", "CREATED", "UPDATED");
@@ -155,8 +133,8 @@ int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv)
     if (strcmp(sub, "delete") == 0 && npos == 1) {
         struct svc_err err = {0};
         if (admin_delete(db, name, &err) < 0)
-            return fail(&err);
-        if (json_out(cfg))
+            return cli_fail(&err);
+        if (cli_json_out(cfg))
             printf("{\"deleted\": true}\n");
         else
             printf("deleted administrator %s\n", name);
@@ -288,8 +266,8 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
         if (!parse_time(argv[2], &before))
             return usage("--before takes RFC 3339 time (2026-01-02T03:04:05Z) or Unix seconds");
         if (audit_prune(db, before, &deleted, &err) < 0)
-            return fail(&err);
-        if (json_out(cfg))
+            return cli_fail(&err);
+        if (cli_json_out(cfg))
             printf("{\"deleted\": %" PRId64 "}\n", deleted);
         else
             printf("deleted %" PRId64 " audit records\n", deleted);
@@ -338,13 +316,13 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
     int64_t total;
     struct svc_err err = {0};
     if (audit_list(db, &f, &items, &total, &err) < 0)
-        return fail(&err);
+        return cli_fail(&err);
     int rc = 0;
-    if (json_out(cfg)) {
+    if (cli_json_out(cfg)) {
         json_t *o =
             json_pack("{s:I, s:I, s:I, s:O}", "total", (json_int_t)total, "page",
                       (json_int_t)f.page, "page_size", (json_int_t)f.page_size, "items", items);
-        rc = print_json(o);
+        rc = cli_print_json(o);
         json_decref(o);
     } else {
         audit_print(items, total, f.page, f.page_size);

@@ -1,5 +1,6 @@
 /* `dockhand robot import FILE`: robots exported from a Harbor database (harbor.h). */
 #include "dockhand/cli.h"
+#include "dockhand/cli_util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,33 +1,25 @@
 #include "dockhand/hashpool.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include <openssl/crypto.h>
 
 #include "dockhand/secret.h"
+#include "dockhand/workpool.h"
+
+struct hashpool {
+    struct workpool *pool;
+};
 
 struct hashjob {
-    STAILQ_ENTRY(hashjob) link;
+    struct workpool_job job; /* first: the pool hands it back */
     char *secret;
     size_t secret_len;
     char *stored;
     int result;
     hashpool_cb cb;
     void *arg;
-    struct event *done; /* activated from the pool thread, runs on the submitter's loop */
-};
-
-struct hashpool {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    STAILQ_HEAD(, hashjob) jobs;
-    int queued;
-    bool stopping;
-    int nthreads;
-    pthread_t *threads;
 };
 
 static void job_free(struct hashjob *j)
@@ -37,38 +29,22 @@ static void job_free(struct hashjob *j)
         free(j->secret);
     }
     free(j->stored);
-    if (j->done)
-        event_free(j->done);
+    workpool_job_deinit(&j->job);
     free(j);
 }
 
-static void job_done(evutil_socket_t fd, short what, void *arg)
+static void job_run(struct workpool_job *job, void **thread_state)
 {
-    struct hashjob *j = arg;
-    j->cb(j->result, j->arg);
-    job_free(j);
+    struct hashjob *j = (struct hashjob *)job;
+    j->result = secret_verify(j->secret, j->secret_len, j->stored);
+    OPENSSL_cleanse(j->secret, j->secret_len);
 }
 
-static void *hash_thread(void *arg)
+static void job_done(struct workpool_job *job)
 {
-    struct hashpool *hp = arg;
-    for (;;) {
-        pthread_mutex_lock(&hp->lock);
-        while (STAILQ_EMPTY(&hp->jobs) && !hp->stopping)
-            pthread_cond_wait(&hp->cond, &hp->lock);
-        struct hashjob *j = STAILQ_FIRST(&hp->jobs);
-        if (!j) {
-            pthread_mutex_unlock(&hp->lock);
-            return NULL;
-        }
-        STAILQ_REMOVE_HEAD(&hp->jobs, link);
-        hp->queued--;
-        pthread_mutex_unlock(&hp->lock);
-
-        j->result = secret_verify(j->secret, j->secret_len, j->stored);
-        OPENSSL_cleanse(j->secret, j->secret_len);
-        event_active(j->done, 0, 0);
-    }
+    struct hashjob *j = (struct hashjob *)job;
+    j->cb(j->result, j->arg);
+    job_free(j);
 }
 
 struct hashpool *hashpool_new(int threads)
@@ -76,21 +52,9 @@ struct hashpool *hashpool_new(int threads)
     struct hashpool *hp = calloc(1, sizeof(*hp));
     if (!hp)
         return NULL;
-    pthread_mutex_init(&hp->lock, NULL);
-    pthread_cond_init(&hp->cond, NULL);
-    STAILQ_INIT(&hp->jobs);
-    hp->threads = calloc((size_t)threads, sizeof(pthread_t));
-    if (!hp->threads) {
+    hp->pool = workpool_new(threads, HASHPOOL_MAX_QUEUE, NULL);
+    if (!hp->pool) {
         free(hp);
-        return NULL;
-    }
-    for (int i = 0; i < threads; i++) {
-        if (pthread_create(&hp->threads[i], NULL, hash_thread, hp) != 0)
-            break;
-        hp->nthreads++;
-    }
-    if (hp->nthreads == 0) {
-        hashpool_free(hp);
         return NULL;
     }
     return hp;
@@ -100,15 +64,7 @@ void hashpool_free(struct hashpool *hp)
 {
     if (!hp)
         return;
-    pthread_mutex_lock(&hp->lock);
-    hp->stopping = true;
-    pthread_cond_broadcast(&hp->cond);
-    pthread_mutex_unlock(&hp->lock);
-    for (int i = 0; i < hp->nthreads; i++)
-        pthread_join(hp->threads[i], NULL);
-    free(hp->threads);
-    pthread_mutex_destroy(&hp->lock);
-    pthread_cond_destroy(&hp->cond);
+    workpool_free(hp->pool);
     free(hp);
 }
 
@@ -120,8 +76,7 @@ int hashpool_verify(struct hashpool *hp, struct event_base *base, const char *se
         return DH_ERR_NOMEM;
     j->secret = malloc(secret_len + 1);
     j->stored = strdup(stored);
-    j->done = event_new(base, -1, 0, job_done, j);
-    if (!j->secret || !j->stored || !j->done) {
+    if (!j->secret || !j->stored) {
         job_free(j);
         return DH_ERR_NOMEM;
     }
@@ -130,16 +85,8 @@ int hashpool_verify(struct hashpool *hp, struct event_base *base, const char *se
     j->secret_len = secret_len;
     j->cb = cb;
     j->arg = arg;
-
-    pthread_mutex_lock(&hp->lock);
-    if (hp->queued >= HASHPOOL_MAX_QUEUE) {
-        pthread_mutex_unlock(&hp->lock);
+    int rc = workpool_submit(hp->pool, base, &j->job, job_run, job_done);
+    if (rc < 0)
         job_free(j);
-        return DH_ERR_TOOBIG;
-    }
-    STAILQ_INSERT_TAIL(&hp->jobs, j, link);
-    hp->queued++;
-    pthread_cond_signal(&hp->cond);
-    pthread_mutex_unlock(&hp->lock);
-    return 0;
+    return rc;
 }

@@ -5,7 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "dockhand/api.h"
+#include "dockhand/api_projects.h"
+
+#include "dockhand/api_call.h"
 #include "dockhand/service.h"
 
 static void projects_create(struct api_call *c)

@@ -7,9 +7,11 @@
 
 #include <openssl/crypto.h>
 
-#include "dockhand/api.h"
+#include "dockhand/api_robots.h"
+
+#include "dockhand/api_call.h"
 #include "dockhand/robotdir.h"
-#include "dockhand/server.h"
+#include "dockhand/http.h"
 #include "dockhand/service.h"
 
 /* Permission entries parsed from a request, pointing into its JSON document. */

@@ -8,10 +8,13 @@
 
 #include <openssl/crypto.h>
 
-#include "dockhand/api.h"
+#include "dockhand/api_session.h"
+
+#include "dockhand/api_auth.h"
+#include "dockhand/api_call.h"
 #include "dockhand/audit.h"
 #include "dockhand/log.h"
-#include "dockhand/server.h"
+#include "dockhand/http.h"
 #include "dockhand/session.h"
 
 /* Secure cookies when the public URL (DOCKHAND_REALM) is https. */

@@ -6,7 +6,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "dockhand/api.h"
+#include "dockhand/api_system.h"
+
+#include "dockhand/api_call.h"
 #include "dockhand/audit.h"
 #include "dockhand/db.h"
 #include "dockhand/service.h"

@@ -29,7 +29,8 @@
 #include "dockhand/robotcache.h"
 #include "dockhand/scope.h"
 #include "dockhand/secret.h"
-#include "dockhand/server.h"
+#include "dockhand/http.h"
+#include "dockhand/realm.h"
 
 #define REALM_MIN_LIFETIME 1
 

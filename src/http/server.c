@@ -31,6 +31,7 @@
 #include "dockhand/keys.h"
 #include "dockhand/log.h"
 #include "dockhand/pgasync.h"
+#include "dockhand/realm.h"
 #include "dockhand/ratelimit.h"
 #include "dockhand/robotcache.h"
 #include "dockhand/robotdir.h"
@@ -39,127 +40,6 @@
 #define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
 #define LISTEN_BACKLOG 1024
 #define ADMIN_CACHE_SIZE 1024 /* verified administrator logins kept */
-
-/* ---- requests and replies ----------------------------------------------------------- */
-
-static bool rid_acceptable(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (n >= REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                                     (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return false;
-    }
-    return n > 0;
-}
-
-void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request *req)
-{
-    ctx->w = w;
-    ctx->req = req;
-    ctx->note = NULL;
-    clock_gettime(CLOCK_MONOTONIC, &ctx->start);
-    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
-    if (given && rid_acceptable(given)) {
-        snprintf(ctx->rid, sizeof(ctx->rid), "%s", given);
-    } else {
-        /* "<worker prefix>-<request number in hex>", by hand: once per request */
-        static const char hex[] = "0123456789abcdef";
-        char num[16], *p = num + sizeof(num);
-        uint64_t n = ++w->reqno;
-        do {
-            *--p = hex[n & 15];
-            n >>= 4;
-        } while (n);
-        size_t plen = strlen(w->rid_prefix), nlen = (size_t)(num + sizeof(num) - p);
-        memcpy(ctx->rid, w->rid_prefix, plen);
-        ctx->rid[plen] = '-';
-        memcpy(ctx->rid + plen + 1, p, nlen);
-        ctx->rid[plen + 1 + nlen] = '\0';
-    }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ctx->rid);
-    atomic_fetch_add(&w->inflight, 1);
-}
-
-static const char *method_name(enum evhttp_cmd_type m)
-{
-    switch (m) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    default:
-        return "OTHER";
-    }
-}
-
-void http_reply(struct http_ctx *ctx, int code, const char *content_type, const char *body,
-                size_t len)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
-    struct evbuffer *out = evbuffer_new();
-    struct timespec end;
-
-    evhttp_add_header(h, "Content-Type", content_type ? content_type : "application/json");
-    /* A handler may have chosen its own caching (the web page's files: no-cache + ETag). */
-    if (!evhttp_find_header(h, "Cache-Control"))
-        evhttp_add_header(h, "Cache-Control", "no-store");
-    if (!evhttp_find_header(h, "X-Content-Type-Options"))
-        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    if (out && len)
-        evbuffer_add(out, body, len);
-
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    long long us = ((long long)end.tv_sec - ctx->start.tv_sec) * 1000000 +
-                   (end.tv_nsec - ctx->start.tv_nsec) / 1000;
-    if (us < 0)
-        us = 0;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    /* The query is not logged: it may carry account names clients consider private. */
-    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %lld.%02lldms%s%.600s",
-           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, us / 1000,
-           us % 1000 / 10, ctx->note ? " " : "", ctx->note ? ctx->note : "");
-
-    evhttp_send_reply(ctx->req, code, NULL, out);
-    evbuffer_free(out);
-    atomic_fetch_sub(&ctx->w->inflight, 1);
-}
-
-void http_error(struct http_ctx *ctx, int status, const char *code, const char *message)
-{
-    json_t *o = json_pack("{s:[{s:s, s:s}]}", "errors", "code", code, "message", message);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (text)
-        http_reply(ctx, status, NULL, text, strlen(text));
-    else
-        http_reply(ctx, 500, NULL,
-                   "{\"errors\":[{\"code\":\"INTERNAL\",\"message\":\"internal server error\"}]}",
-                   72);
-    free(text);
-    json_decref(o);
-}
-
-void http_client_address(struct evhttp_request *req, char *out, size_t cap)
-{
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    const char *addr = NULL;
-    ev_uint16_t port = 0;
-    if (conn)
-        evhttp_connection_get_peer(conn, (char **)&addr, &port);
-    snprintf(out, cap, "%s", addr ? addr : "unknown");
-}
 
 /* ---- small endpoints ------------------------------------------------------------------ */
 
@@ -205,41 +85,75 @@ static void handle_keys(struct worker *w, struct evhttp_request *req, bool pem)
         http_reply(&ctx, 200, NULL, ring->jwks_json, strlen(ring->jwks_json));
 }
 
+/* The route table, first match wins. Handlers depend on http.h only; the server is the
+ * one place that knows them all. */
+static void handle_healthz(struct worker *w, struct evhttp_request *req);
+static void handle_certs_pem(struct worker *w, struct evhttp_request *req);
+static void handle_jwks(struct worker *w, struct evhttp_request *req);
+
+static const struct server_route routes[] = {
+    {"/service/token", false, realm_handle},
+    {"/token", false, realm_handle},
+    {"/token/", false, realm_handle},
+    {"/api/v2.0", false, api_handle},
+    {"/api/v2.0/", true, api_handle},
+    {"/c/", true, api_handle},
+    {"/", false, web_handle},
+    {"/ui", false, web_handle},
+    {"/ui/", true, web_handle},
+    {"/keys/certs.pem", false, handle_certs_pem},
+    {"/keys/jwks.json", false, handle_jwks},
+    {"/healthz", false, handle_healthz},
+};
+
+/* The small endpoints answer GET and HEAD only. */
+static bool get_only(struct worker *w, struct evhttp_request *req)
+{
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD)
+        return true;
+    struct http_ctx ctx;
+    http_ctx_init(&ctx, w, req);
+    http_error(&ctx, 404, "NOT_FOUND", "no such endpoint");
+    return false;
+}
+
+static void handle_healthz(struct worker *w, struct evhttp_request *req)
+{
+    if (get_only(w, req))
+        handle_health(w, req);
+}
+
+static void handle_certs_pem(struct worker *w, struct evhttp_request *req)
+{
+    if (get_only(w, req))
+        handle_keys(w, req, true);
+}
+
+static void handle_jwks(struct worker *w, struct evhttp_request *req)
+{
+    if (get_only(w, req))
+        handle_keys(w, req, false);
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
     struct worker *w = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
 
     if (!path)
         path = "";
-    if (strcmp(path, "/service/token") == 0 || strcmp(path, "/token") == 0 ||
-        strcmp(path, "/token/") == 0) {
-        realm_handle(w, req);
-        return;
-    }
-    if (strcmp(path, "/api/v2.0") == 0 || strncmp(path, "/api/v2.0/", 10) == 0 ||
-        strncmp(path, "/c/", 3) == 0) {
-        api_handle(w, req);
-        return;
-    }
-    if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0) {
-        web_handle(w, req);
-        return;
+    for (size_t i = 0; i < DH_ARRAY_SIZE(routes); i++) {
+        const struct server_route *r = &routes[i];
+        if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0) {
+            r->handle(w, req);
+            return;
+        }
     }
     struct http_ctx ctx;
-    bool get = m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
-    if (get && strcmp(path, "/keys/certs.pem") == 0) {
-        handle_keys(w, req, true);
-    } else if (get && strcmp(path, "/keys/jwks.json") == 0) {
-        handle_keys(w, req, false);
-    } else if (get && strcmp(path, "/healthz") == 0) {
-        handle_health(w, req);
-    } else {
-        http_ctx_init(&ctx, w, req);
-        http_error(&ctx, 404, "NOT_FOUND", "no such endpoint");
-    }
+    http_ctx_init(&ctx, w, req);
+    http_error(&ctx, 404, "NOT_FOUND", "no such endpoint");
 }
 
 /* ---- workers -------------------------------------------------------------------------- */

@@ -7,7 +7,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "dockhand/server.h"
+#include "dockhand/http.h"
 
 #define WEB_PREFIX "/ui/"
 

@@ -1,0 +1,94 @@
+/* What every HTTP handler shares: the process-wide state, the worker thread a request
+ * runs on, the request context, and the one way to answer (reply, error, access log).
+ * The server (server.c) owns the listener, the worker threads and the route table; the
+ * handlers (realm, api, web) depend on this module, never on the server. */
+#pragma once
+#include <event2/event.h>
+#include <event2/http.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include "dockhand/common.h"
+#include "dockhand/config.h"
+
+#define HTTP_MAX_HEADERS 16384      /* bytes of request headers (evhttp answers 4xx above) */
+#define HTTP_MAX_BODY (1024 * 1024) /* bytes buffered of any body; handlers limit lower */
+#define HTTP_TIMEOUT_S 30           /* idle keep-alive and slow-client limit */
+#define REQUEST_ID_MAX 64           /* a client's X-Request-Id longer than this is replaced */
+
+struct keyring;
+struct ratelimit;
+struct credcache;
+struct robotcache;
+struct robotdir;
+struct hashpool;
+struct pgpool;
+struct apipool;
+struct audit_writer;
+
+/* Process-wide state, read-only after start except where atomic or locked inside. */
+struct server_state {
+    const struct config *cfg;
+    _Atomic(struct keyring *) ring; /* swapped on SIGHUP; old rings live until exit */
+    struct keyring *old_rings[64];
+    int nold;
+    char *realm; /* the Basic realm / token endpoint URL */
+    struct ratelimit *rl;
+    struct credcache *cc;        /* verified robot credentials */
+    struct credcache *admin_cc;  /* verified administrator credentials */
+    struct robotcache *rcache;   /* robots and their project access */
+    struct robotdir *rdir;       /* every robot's name, for the admin API's lists */
+    _Atomic int64_t notify_sync; /* the highest 'sync:<n>' notification processed */
+    struct hashpool *hp;
+    struct apipool *ap;
+    struct audit_writer *aw;
+};
+
+struct worker {
+    struct server_state *st;
+    int id;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct pgpool *pool;
+    struct event *stop_ev;
+    struct event *drain_ev;
+    struct event *log_ev; /* writes the access lines held back during a loop pass */
+    atomic_int inflight;
+    uint64_t reqno;
+    char rid_prefix[12];
+};
+
+/* A request in progress: its id and start time, for the access log. */
+struct http_ctx {
+    struct worker *w;
+    struct evhttp_request *req;
+    char rid[REQUEST_ID_MAX + 1];
+    struct timespec start;
+    const char *note; /* appended to the access log line when set (valid until the reply) */
+};
+
+/* Starts a request: sets the request id (echoed or generated) and counts it in flight. */
+void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request *req);
+
+/* Sends the one reply of ctx's request (body copied; content_type may be NULL for
+ * JSON), logs it, and ends the request. */
+void http_reply(struct http_ctx *ctx, int code, const char *content_type, const char *body,
+                size_t len);
+
+/* The body sent when an error's own body cannot be made. */
+#define HTTP_ERROR_FALLBACK                                                                        \
+    "{\"errors\":[{\"code\":\"INTERNAL\",\"message\":\"internal server error\"}]}"
+
+/* {"errors":[{"code":code,"message":message}]} with status; 500 and
+ * HTTP_ERROR_FALLBACK when that body cannot be made (no memory, or code or message not
+ * UTF-8). */
+void http_error(struct http_ctx *ctx, int status, const char *code, const char *message);
+
+/* The client's address (the TCP peer) into out. */
+void http_client_address(struct evhttp_request *req, char *out, size_t cap);
+
+/* A handler: takes the request on its worker's loop and answers it exactly once,
+ * now or later (http_reply / http_error). */
+typedef void http_handler_fn(struct worker *w, struct evhttp_request *req);

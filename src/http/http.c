@@ -1,0 +1,130 @@
+/* The request context and the one way to answer a request (http.h). */
+#include "dockhand/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "dockhand/log.h"
+
+static bool rid_acceptable(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                     (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return n > 0;
+}
+
+void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request *req)
+{
+    ctx->w = w;
+    ctx->req = req;
+    ctx->note = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    if (given && rid_acceptable(given)) {
+        snprintf(ctx->rid, sizeof(ctx->rid), "%s", given);
+    } else {
+        /* "<worker prefix>-<request number in hex>", by hand: once per request */
+        static const char hex[] = "0123456789abcdef";
+        char num[16], *p = num + sizeof(num);
+        uint64_t n = ++w->reqno;
+        do {
+            *--p = hex[n & 15];
+            n >>= 4;
+        } while (n);
+        size_t plen = strlen(w->rid_prefix), nlen = (size_t)(num + sizeof(num) - p);
+        memcpy(ctx->rid, w->rid_prefix, plen);
+        ctx->rid[plen] = '-';
+        memcpy(ctx->rid + plen + 1, p, nlen);
+        ctx->rid[plen + 1 + nlen] = '\0';
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Request-Id", ctx->rid);
+    atomic_fetch_add(&w->inflight, 1);
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "OTHER";
+    }
+}
+
+void http_reply(struct http_ctx *ctx, int code, const char *content_type, const char *body,
+                size_t len)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ctx->req);
+    struct evbuffer *out = evbuffer_new();
+    struct timespec end;
+
+    evhttp_add_header(h, "Content-Type", content_type ? content_type : "application/json");
+    /* A handler may have chosen its own caching (the web page's files: no-cache + ETag). */
+    if (!evhttp_find_header(h, "Cache-Control"))
+        evhttp_add_header(h, "Cache-Control", "no-store");
+    if (!evhttp_find_header(h, "X-Content-Type-Options"))
+        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (out && len)
+        evbuffer_add(out, body, len);
+
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    long long us = ((long long)end.tv_sec - ctx->start.tv_sec) * 1000000 +
+                   (end.tv_nsec - ctx->start.tv_nsec) / 1000;
+    if (us < 0)
+        us = 0;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    /* The query is not logged: it may carry account names clients consider private. */
+    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %lld.%02lldms%s%.600s",
+           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, us / 1000,
+           us % 1000 / 10, ctx->note ? " " : "", ctx->note ? ctx->note : "");
+
+    evhttp_send_reply(ctx->req, code, NULL, out);
+    evbuffer_free(out);
+    atomic_fetch_sub(&ctx->w->inflight, 1);
+}
+
+void http_error(struct http_ctx *ctx, int status, const char *code, const char *message)
+{
+    json_t *o = json_pack("{s:[{s:s, s:s}]}", "errors", "code", code, "message", message);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text)
+        http_reply(ctx, status, NULL, text, strlen(text));
+    else /* no memory, or code/message not UTF-8 */
+        http_reply(ctx, 500, NULL, HTTP_ERROR_FALLBACK, sizeof(HTTP_ERROR_FALLBACK) - 1);
+    free(text);
+    json_decref(o);
+}
+
+void http_client_address(struct evhttp_request *req, char *out, size_t cap)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    const char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (conn)
+        evhttp_connection_get_peer(conn, (char **)&addr, &port);
+    snprintf(out, cap, "%s", addr ? addr : "unknown");
+}
