@@ -11,7 +11,6 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "dockhand/access.h"
 #include "dockhand/audit.h"
@@ -20,7 +19,6 @@
 #include "dockhand/form.h"
 #include "dockhand/hashpool.h"
 #include "dockhand/jsonw.h"
-#include "dockhand/jwt.h"
 #include "dockhand/keys.h"
 #include "dockhand/log.h"
 #include "dockhand/names.h"
@@ -30,16 +28,11 @@
 #include "dockhand/scope.h"
 #include "dockhand/secret.h"
 #include "dockhand/server.h"
-
-#define REALM_MIN_LIFETIME 1
+#include "dockhand/token.h"
 
 static const char lookup_sql[] =
     "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
     " token_minutes, projects FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
-
-/* The POST answer's "scope" field: every granted scope at its longest, space-joined
- * ("type(class):name:pull,push,delete,*"). */
-#define SCOPE_FIELD_MAX (SCOPE_MAX_ITEMS * (2 * SCOPE_MAX_TYPE + SCOPE_MAX_NAME + 32))
 
 struct token_req {
     struct http_ctx http;
@@ -144,28 +137,15 @@ static bool text_clean(const char *s, size_t len)
 /* A refresh token: verified, ours, for this service. Fills robot id and version. */
 static bool refresh_parse(struct token_req *t, const char *tok)
 {
-    json_t *claims = NULL;
-    bool ok = false;
-    const struct server_state *st = t->w->st;
-    struct keyring *ring = atomic_load(&((struct server_state *)st)->ring);
+    const struct config *cfg = t->w->st->cfg;
+    struct keyring *ring = atomic_load(&t->w->st->ring);
+    const struct token_issuer is = {.issuer = cfg->issuer, .service = cfg->service};
 
-    if (strlen(tok) > JWT_MAX_LEN || jwt_verify(ring, tok, strlen(tok), &claims) < 0)
+    if (token_refresh_parse(&is, ring, tok, strlen(tok), time(NULL), &t->refresh_robot,
+                            &t->refresh_version) < 0)
         return false;
-    const char *typ = json_string_value(json_object_get(claims, "typ"));
-    const char *aud = json_string_value(json_object_get(claims, "aud"));
-    const char *iss = json_string_value(json_object_get(claims, "iss"));
-    json_t *rid = json_object_get(claims, "rid"), *ver = json_object_get(claims, "ver");
-    json_t *exp = json_object_get(claims, "exp");
-    if (typ && strcmp(typ, "refresh") == 0 && aud && strcmp(aud, st->cfg->service) == 0 && iss &&
-        strcmp(iss, st->cfg->issuer) == 0 && json_is_integer(rid) && json_is_integer(ver) &&
-        (!exp || (json_is_integer(exp) && json_integer_value(exp) > time(NULL)))) {
-        t->refresh_robot = json_integer_value(rid);
-        t->refresh_version = (int)json_integer_value(ver);
-        t->refresh_token = strdup(tok);
-        ok = t->refresh_token != NULL;
-    }
-    json_decref(claims);
-    return ok;
+    t->refresh_token = strdup(tok);
+    return t->refresh_token != NULL;
 }
 
 /* Takes a login name and secret; 0, or an HTTP status to answer with. */
@@ -456,53 +436,6 @@ static unsigned grant_item(struct token_req *t, const struct scope_item *it)
     return 0;
 }
 
-/* issued_at: formatted once a second per thread */
-static void rfc3339(time_t t, char out[32])
-{
-    static __thread time_t last = -1;
-    static __thread char text[32];
-    if (t != last) {
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        last = t;
-    }
-    memcpy(out, text, sizeof(text));
-}
-
-static char *sign_text(const struct sign_key *key, const char *text)
-{
-    char *tok = NULL;
-    if (text && jwt_sign(key, text, strlen(text), &tok) < 0)
-        tok = NULL;
-    return tok;
-}
-
-static char *sign_claims(const struct sign_key *key, json_t *claims)
-{
-    char *text = json_dumps(claims, JSON_COMPACT);
-    char *tok = sign_text(key, text);
-    free(text);
-    return tok;
-}
-
-/* A token id: 128 random bits, base64url. Taken from a per-thread pool filled by one
- * RAND_bytes call per JTI_POOL ids: the call's fixed cost (locks, the generator's reseed
- * check) was most of a 16-byte request, 2 % of a warm token's instructions. */
-#define JTI_POOL 64
-static void jti_new(char out[32])
-{
-    static __thread unsigned char pool[16 * JTI_POOL];
-    static __thread size_t used = sizeof(pool);
-    if (used == sizeof(pool)) {
-        if (RAND_bytes(pool, sizeof(pool)) != 1)
-            abort(); /* no randomness: nothing safe to do */
-        used = 0;
-    }
-    b64url_encode(pool + used, 16, out);
-    used += 16;
-}
-
 /* Queues the audit record of an issued token: who, what was granted, its jti. */
 static void audit_issue(struct token_req *t, const char *access, const char *jti, int64_t exp)
 {
@@ -529,173 +462,51 @@ static void audit_issue(struct token_req *t, const char *access, const char *jti
     jsonw_deinit(&detail);
 }
 
-/* Appends parts to out[len..] (cap bytes in all), cut at cap - 1, NUL-terminated; returns
- * the new length. */
-static size_t join(char *out, size_t cap, size_t len, const char *const *parts, size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        size_t w = strnlen(parts[k], cap - 1 - len);
-        memcpy(out + len, parts[k], w);
-        len += w;
-    }
-    out[len] = '\0';
-    return len;
-}
-
-/* The access claim, [{"type","name","actions"[,"class"]}, …], one entry per scope
- * (granted nothing: empty actions), and the granted scopes space-joined for "scope". */
-static void access_claim(struct token_req *t, struct jsonw *access, char *scope_out, size_t cap)
-{
-    size_t scope_len = 0;
-    scope_out[0] = '\0';
-    jsonw_raw(access, "[");
-    for (size_t i = 0; i < t->scopes.n; i++) {
-        struct scope_item *it = &t->scopes.items[i];
-        it->granted = grant_item(t, it);
-        char acts[32];
-        scope_actions_format(it->granted, acts);
-        jsonw_raw(access, i ? ",{\"type\":" : "{\"type\":");
-        jsonw_str(access, it->type);
-        jsonw_raw(access, ",\"name\":");
-        jsonw_str(access, it->name);
-        jsonw_raw(access, ",\"actions\":[");
-        bool first = true;
-        for (char *save = NULL, *a = strtok_r(acts, ",", &save); a;
-             a = strtok_r(NULL, ",", &save)) {
-            if (!first)
-                jsonw_raw(access, ",");
-            jsonw_str(access, a);
-            first = false;
-        }
-        jsonw_raw(access, "]");
-        if (it->cls) {
-            jsonw_raw(access, ",\"class\":");
-            jsonw_str(access, it->cls);
-        }
-        jsonw_raw(access, "}");
-        if (it->granted) {
-            /* [" "]type["(" class ")"]":"name":"actions; the buffer holds SCOPE_MAX_ITEMS
-             * of the longest */
-            scope_actions_format(it->granted, acts);
-            const char *parts[] = {scope_len ? " " : "",
-                                   it->type,
-                                   it->cls ? "(" : "",
-                                   it->cls ? it->cls : "",
-                                   it->cls ? ")" : "",
-                                   ":",
-                                   it->name,
-                                   ":",
-                                   acts};
-            scope_len = join(scope_out, cap, scope_len, parts, DH_ARRAY_SIZE(parts));
-        }
-    }
-    jsonw_raw(access, "]");
-}
-
-static char *refresh_token_new(struct token_req *t, const struct sign_key *key, time_t now)
-{
-    const struct config *cfg = t->w->st->cfg;
-    char jti[32];
-    jti_new(jti);
-    json_t *rc =
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:i}", "iss", cfg->issuer, "sub",
-                  t->full_name, "aud", cfg->service, "iat", (json_int_t)now, "jti", jti, "typ",
-                  "refresh", "rid", (json_int_t)t->robot_id, "ver", t->cred_version);
-    if (rc && t->expires_at != -1)
-        json_object_set_new(rc, "exp", json_integer(t->expires_at));
-    char *tok = rc ? sign_claims(key, rc) : NULL;
-    json_decref(rc);
-    return tok;
-}
-
 static void grant_and_reply(struct token_req *t)
 {
     const struct config *cfg = t->w->st->cfg;
     struct keyring *ring = atomic_load(&t->w->st->ring);
-    const struct sign_key *key = &ring->keys[0];
+    const struct token_issuer is = {
+        .key = &ring->keys[0], .issuer = cfg->issuer, .service = cfg->service};
     time_t now = time(NULL);
-    struct jsonw access, claims, body;
-    char *token = NULL, *refresh = NULL;
-    char jti[32], scope_out[SCOPE_FIELD_MAX];
+    struct token tok;
+    struct jsonw body;
+    char *refresh = NULL;
     const char *sub = t->anonymous ? "" : t->full_name;
 
-    jsonw_init(&access);
-    jsonw_init(&claims);
+    token_init(&tok);
     jsonw_init(&body);
-    access_claim(t, &access, scope_out, sizeof(scope_out));
-
-    int64_t lifetime = (int64_t)(t->token_minutes > 0 ? t->token_minutes : 30) * 60;
-    if (!t->anonymous && t->expires_at != -1 && t->expires_at - now < lifetime)
-        lifetime = t->expires_at - now;
-    if (lifetime < REALM_MIN_LIFETIME)
-        lifetime = REALM_MIN_LIFETIME;
-
-    jti_new(jti);
-    /* constant keys written raw; jti is base64url, nothing to escape */
-    jsonw_raw(&claims, "{\"iss\":");
-    jsonw_str(&claims, cfg->issuer);
-    jsonw_raw(&claims, ",\"sub\":");
-    jsonw_str(&claims, sub);
-    jsonw_raw(&claims, ",\"aud\":");
-    jsonw_str(&claims, cfg->service);
-    jsonw_raw(&claims, ",\"exp\":");
-    jsonw_int(&claims, now + lifetime);
-    jsonw_raw(&claims, ",\"nbf\":");
-    jsonw_int(&claims, now);
-    jsonw_raw(&claims, ",\"iat\":");
-    jsonw_int(&claims, now);
-    jsonw_raw(&claims, ",\"jti\":\"");
-    jsonw_raw(&claims, jti);
-    jsonw_raw(&claims, "\",\"access\":");
-    jsonw_raw(&claims, jsonw_text(&access) ? jsonw_text(&access) : "");
-    jsonw_raw(&claims, "}");
-    token = jsonw_text(&access) ? sign_text(key, jsonw_text(&claims)) : NULL;
-    if (!token)
+    for (size_t i = 0; i < t->scopes.n; i++)
+        t->scopes.items[i].granted = grant_item(t, &t->scopes.items[i]);
+    int64_t lifetime = token_lifetime(t->token_minutes, t->anonymous ? -1 : t->expires_at, now);
+    if (token_build(&tok, &is, sub, &t->scopes, lifetime, now) < 0)
         goto fail;
 
     if (t->offline && !t->anonymous) {
         /* docker drops new refresh tokens: one that came in goes back out */
-        refresh = t->refresh_token ? strdup(t->refresh_token) : refresh_token_new(t, key, now);
+        const struct token_robot robot = {.name = t->full_name,
+                                          .id = t->robot_id,
+                                          .cred_version = t->cred_version,
+                                          .expires_at = t->expires_at};
+        if (t->refresh_token)
+            refresh = strdup(t->refresh_token);
+        else if (token_refresh_new(&is, &robot, now, &refresh) < 0)
+            refresh = NULL;
         if (!refresh)
             goto fail;
     }
 
-    char issued[32];
-    rfc3339(now, issued);
-    jsonw_raw(&body, "{");
-    /* base64url and dots: nothing in a token needs escaping */
-    jsonw_raw(&body, "\"token\":\"");
-    jsonw_raw(&body, token);
-    jsonw_raw(&body, "\",\"access_token\":\"");
-    jsonw_raw(&body, token);
-    jsonw_raw(&body, "\",\"expires_in\":");
-    jsonw_int(&body, lifetime);
-    jsonw_raw(&body, ",\"issued_at\":");
-    jsonw_str(&body, issued);
-    if (t->post) {
-        jsonw_raw(&body, ",\"scope\":");
-        jsonw_str(&body, scope_out);
-    }
-    if (refresh) {
-        jsonw_raw(&body, ",\"refresh_token\":\"");
-        jsonw_raw(&body, refresh);
-        jsonw_raw(&body, "\"");
-    }
-    jsonw_raw(&body, "}");
-    const char *text = jsonw_text(&body);
-    if (!text)
+    if (token_answer(&tok, t->post, refresh, &body) < 0)
         goto fail;
     if (cfg->audit_tokens)
-        audit_issue(t, jsonw_text(&access), jti, now + lifetime);
+        audit_issue(t, jsonw_text(&tok.access), tok.jti, tok.exp);
     else if (!t->anonymous)
         audit_writer_used(t->w->st->aw, t->robot_id);
     /* Who got what goes on the request's access log line. */
     char note[700];
-    const char *parts[] = {"token for ", t->anonymous ? "anonymous" : sub, " granted ",
-                           scope_out[0] ? scope_out : "-"};
-    join(note, sizeof(note), 0, parts, DH_ARRAY_SIZE(parts));
+    token_note(&tok, t->anonymous ? "anonymous" : sub, note, sizeof(note));
     t->http.note = note;
-    http_reply(&t->http, 200, NULL, text, body.len);
+    http_reply(&t->http, 200, NULL, jsonw_text(&body), body.len);
     treq_free(t);
     goto out;
 fail:
@@ -707,9 +518,7 @@ out:
     }
     if (refresh && body.buf)
         OPENSSL_cleanse(body.buf, body.cap); /* it held the refresh token */
-    free(token);
-    jsonw_deinit(&access);
-    jsonw_deinit(&claims);
+    token_deinit(&tok);
     jsonw_deinit(&body);
 }
 
