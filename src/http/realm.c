@@ -15,7 +15,6 @@
 #include "dockhand/access.h"
 #include "dockhand/audit.h"
 #include "dockhand/credcache.h"
-#include "dockhand/encoding.h"
 #include "dockhand/form.h"
 #include "dockhand/hashpool.h"
 #include "dockhand/jsonw.h"
@@ -24,6 +23,7 @@
 #include "dockhand/names.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/ratelimit.h"
+#include "dockhand/realm_creds.h"
 #include "dockhand/robotcache.h"
 #include "dockhand/scope.h"
 #include "dockhand/secret.h"
@@ -43,15 +43,7 @@ struct token_req {
     char client_ip[64];
     bool anonymous;
     bool offline;
-    /* password credentials */
-    char *login;
-    char *secret;
-    size_t secret_len;
-    /* refresh-token credentials */
-    char *refresh_token;
-    int64_t refresh_robot;
-    int refresh_version;
-    char account_key[LOGIN_MAX_LEN + 32];
+    struct realm_creds cred;
     unsigned char cache_key[CREDCACHE_KEY_LEN];
     /* the projects the scopes name, and the caller's access to each */
     size_t nproj;
@@ -75,15 +67,7 @@ static void treq_free(struct token_req *t)
 {
     form_deinit(&t->form);
     scope_list_deinit(&t->scopes);
-    free(t->login);
-    if (t->secret) {
-        OPENSSL_cleanse(t->secret, t->secret_len);
-        free(t->secret);
-    }
-    if (t->refresh_token) {
-        OPENSSL_cleanse(t->refresh_token, strlen(t->refresh_token));
-        free(t->refresh_token);
-    }
+    realm_creds_deinit(&t->cred);
     free(t->full_name);
     free(t->secret_hash);
     free(t->proj_buf);
@@ -107,7 +91,7 @@ static void reply_unauthorized(struct token_req *t)
     evhttp_add_header(h, "WWW-Authenticate", hdr);
     if (!t->anonymous) {
         if (t->w->st->cfg->audit_tokens) {
-            const char *who = t->login ? t->login : t->account_key;
+            const char *who = t->cred.login ? t->cred.login : t->cred.account_key;
             struct audit_entry e = {.username = who,
                                     .operation = "login_failed",
                                     .resource_type = "token",
@@ -116,7 +100,7 @@ static void reply_unauthorized(struct token_req *t)
                                     .request_id = t->http.rid};
             audit_writer_push(t->w->st->aw, &e);
         }
-        ratelimit_fail(t->w->st->rl, t->account_key, now);
+        ratelimit_fail(t->w->st->rl, t->cred.account_key, now);
         char ipkey[80];
         snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
         ratelimit_fail(t->w->st->rl, ipkey, now);
@@ -124,79 +108,12 @@ static void reply_unauthorized(struct token_req *t)
     reply_error(t, 401, "UNAUTHORIZED", "authentication required");
 }
 
-static bool text_clean(const char *s, size_t len)
+/* Who signs and for whom, for tokens made or checked now. */
+static struct token_issuer issuer(const struct token_req *t)
 {
-    if (!utf8_valid(s, len))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
-/* A refresh token: verified, ours, for this service. Fills robot id and version. */
-static bool refresh_parse(struct token_req *t, const char *tok)
-{
-    const struct config *cfg = t->w->st->cfg;
     struct keyring *ring = atomic_load(&t->w->st->ring);
-    const struct token_issuer is = {.issuer = cfg->issuer, .service = cfg->service};
-
-    if (token_refresh_parse(&is, ring, tok, strlen(tok), time(NULL), &t->refresh_robot,
-                            &t->refresh_version) < 0)
-        return false;
-    t->refresh_token = strdup(tok);
-    return t->refresh_token != NULL;
-}
-
-/* Takes a login name and secret; 0, or an HTTP status to answer with. */
-static int creds_password(struct token_req *t, const char *user, size_t ulen, const char *pass,
-                          size_t plen)
-{
-    /* Empty names and secrets are wrong credentials (401 after the usual lookup and
-     * dummy verification), not malformed requests. */
-    if (ulen > LOGIN_MAX_LEN || !text_clean(user, ulen))
-        return 400;
-    if (plen > SECRET_MAX_LEN || memchr(pass, '\0', plen))
-        return 400;
-    t->login = strndup(user, ulen);
-    t->secret = malloc(plen + 1);
-    if (!t->login || !t->secret)
-        return 500;
-    memcpy(t->secret, pass, plen);
-    t->secret[plen] = '\0';
-    t->secret_len = plen;
-    snprintf(t->account_key, sizeof(t->account_key), "a:%s", t->login);
-    return 0;
-}
-
-/* The Authorization header of a GET; 0 or an HTTP status. */
-static int creds_from_header(struct token_req *t, const char *auth)
-{
-    char *buf = NULL;
-    size_t ulen = 0, plen = 0;
-    const char *pass = NULL;
-    int status = 0;
-
-    switch (basic_decode(auth, &buf, &ulen, &pass, &plen)) {
-    case 0:
-        break;
-    case DH_ERR_NOTFOUND:
-        return 401; /* not Basic: the challenge */
-    case DH_ERR_NOMEM:
-        return 500;
-    default:
-        return 400;
-    }
-    /* containerd's fallback: a refresh token as the Basic password. */
-    if (plen > 40 && memchr(pass, '.', plen) && !memchr(pass, '\0', plen) &&
-        refresh_parse(t, pass)) {
-        snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
-    } else {
-        status = creds_password(t, buf, ulen, pass, plen);
-    }
-    OPENSSL_cleanse(buf, ulen + 1 + plen);
-    free(buf);
-    return status;
+    return (struct token_issuer){
+        .key = &ring->keys[0], .issuer = t->w->st->cfg->issuer, .service = t->w->st->cfg->service};
 }
 
 static void lookup_done(PGresult *res, void *arg);
@@ -258,8 +175,8 @@ static void start_lookup(struct token_req *t)
         reply_error(t, 500, "INTERNAL", "internal server error");
         return;
     }
-    const char *login = t->anonymous || t->refresh_token ? NULL : t->login;
-    int64_t id = t->refresh_token ? t->refresh_robot : 0;
+    const char *login = t->anonymous || t->cred.refresh_token ? NULL : t->cred.login;
+    int64_t id = t->cred.refresh_token ? t->cred.refresh_robot : 0;
     if ((login || t->anonymous || id > 0) &&
         robotcache_get(rcache, login, id, t->proj_names, t->nproj, &cached, t->proj_bits)) {
         take_robot(t, &cached);
@@ -281,11 +198,11 @@ static void start_lookup(struct token_req *t)
     projects[plen] = '\0';
 
     const char *params[3] = {NULL, NULL, projects};
-    if (t->refresh_token) {
-        snprintf(ridbuf, sizeof(ridbuf), "%" PRId64, t->refresh_robot);
+    if (t->cred.refresh_token) {
+        snprintf(ridbuf, sizeof(ridbuf), "%" PRId64, t->cred.refresh_robot);
         params[1] = ridbuf;
-    } else if (t->login) {
-        params[0] = t->login;
+    } else if (t->cred.login) {
+        params[0] = t->cred.login;
     }
     if (pgpool_query(t->w->pool, lookup_sql, 3, params, lookup_done, t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "the database is busy; try again");
@@ -304,7 +221,7 @@ static void verified(int result, void *arg)
         return;
     }
     credcache_put(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version);
-    ratelimit_clear(t->w->st->rl, t->account_key);
+    ratelimit_clear(t->w->st->rl, t->cred.account_key);
     grant_and_reply(t);
 }
 
@@ -392,7 +309,7 @@ static void lookup_done(PGresult *res, void *arg)
                              .catalog = t->catalog,
                              .token_minutes = t->token_minutes};
         /* A found robot's login is its full name only when asked by that name. */
-        if (!t->found || !t->login || strcmp(t->login, t->full_name) == 0)
+        if (!t->found || !t->cred.login || strcmp(t->cred.login, t->full_name) == 0)
             robotcache_put(t->w->st->rcache, t->gen, &r, t->proj_names, t->proj_bits, t->nproj);
     }
     lookup_ready(t);
@@ -406,18 +323,19 @@ static void lookup_ready(struct token_req *t)
         grant_and_reply(t);
         return;
     }
-    if (t->refresh_token) {
-        verified(t->found && t->cred_version == t->refresh_version ? 1 : 0, t);
+    if (t->cred.refresh_token) {
+        verified(t->found && t->cred_version == t->cred.refresh_version ? 1 : 0, t);
         return;
     }
     const char *hash = t->found ? t->secret_hash : secret_dummy_hash();
-    credcache_key(t->login, t->secret, t->secret_len, t->cache_key);
+    credcache_key(t->cred.login, t->cred.secret, t->cred.secret_len, t->cache_key);
     if (t->found && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
         verified(1, t);
         return;
     }
     /* Unknown names are verified against a dummy hash so they cost the same. */
-    if (hashpool_verify(t->w->st->hp, t->w->base, t->secret, t->secret_len, hash, verified, t) < 0)
+    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash,
+                        verified, t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
 }
 
@@ -465,9 +383,7 @@ static void audit_issue(struct token_req *t, const char *access, const char *jti
 static void grant_and_reply(struct token_req *t)
 {
     const struct config *cfg = t->w->st->cfg;
-    struct keyring *ring = atomic_load(&t->w->st->ring);
-    const struct token_issuer is = {
-        .key = &ring->keys[0], .issuer = cfg->issuer, .service = cfg->service};
+    const struct token_issuer is = issuer(t);
     time_t now = time(NULL);
     struct token tok;
     struct jsonw body;
@@ -488,8 +404,8 @@ static void grant_and_reply(struct token_req *t)
                                           .id = t->robot_id,
                                           .cred_version = t->cred_version,
                                           .expires_at = t->expires_at};
-        if (t->refresh_token)
-            refresh = strdup(t->refresh_token);
+        if (t->cred.refresh_token)
+            refresh = strdup(t->cred.refresh_token);
         else if (token_refresh_new(&is, &robot, now, &refresh) < 0)
             refresh = NULL;
         if (!refresh)
@@ -540,7 +456,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
 {
     struct token_req *t = calloc(1, sizeof(*t));
     const struct config *cfg = w->st->cfg;
-    int status = 0;
+    int err = 0; /* from realm_creds_*: 0 or a DH_ERR_ value */
 
     if (!t) {
         evhttp_send_error(req, 500, "internal server error");
@@ -609,7 +525,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
                 reply_error(t, 400, "BAD_REQUEST", "username and password are required");
                 return;
             }
-            status = creds_password(t, u, strlen(u), p, strlen(p));
+            err = realm_creds_password(&t->cred, u, strlen(u), p, strlen(p));
         } else if (strcmp(grant, "refresh_token") == 0) {
             const char *rt = form_get(&t->form, "refresh_token");
             if (!rt || !*rt) {
@@ -617,12 +533,12 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
                 return;
             }
             t->offline = true; /* the client holds one already: hand the same back */
-            if (!refresh_parse(t, rt)) {
-                snprintf(t->account_key, sizeof(t->account_key), "r:invalid");
+            const struct token_issuer is = issuer(t);
+            err = realm_creds_refresh(&t->cred, &is, atomic_load(&w->st->ring), rt, time(NULL));
+            if (err == DH_ERR_INVALID) {
                 reply_unauthorized(t);
                 return;
             }
-            snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
         } else {
             reply_error(t, 400, "UNSUPPORTED_GRANT_TYPE",
                         "grant_type must be password or refresh_token");
@@ -636,19 +552,20 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
         if (!auth) {
             t->anonymous = true;
         } else {
-            status = creds_from_header(t, auth);
-            if (status == 401) {
+            const struct token_issuer is = issuer(t);
+            err = realm_creds_basic(&t->cred, &is, atomic_load(&w->st->ring), auth, time(NULL));
+            if (err == DH_ERR_NOTFOUND) {
                 t->anonymous = true; /* not counted: no credentials were tried */
                 reply_unauthorized(t);
                 return;
             }
         }
     }
-    if (status == 400) {
+    if (err == DH_ERR_INVALID) {
         reply_error(t, 400, "BAD_REQUEST", "malformed credentials");
         return;
     }
-    if (status) {
+    if (err) {
         reply_error(t, 500, "INTERNAL", "internal server error");
         return;
     }
@@ -658,7 +575,8 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
         char ipkey[80];
         time_t now = time(NULL);
         snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
-        if (ratelimit_blocked(w->st->rl, t->account_key, cfg->fail_limit_account, now, &retry) ||
+        if (ratelimit_blocked(w->st->rl, t->cred.account_key, cfg->fail_limit_account, now,
+                              &retry) ||
             ratelimit_blocked(w->st->rl, ipkey, cfg->fail_limit_address, now, &retry)) {
             char rbuf[16];
             snprintf(rbuf, sizeof(rbuf), "%d", retry);
