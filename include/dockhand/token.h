@@ -41,6 +41,7 @@ struct token {
     char scope[TOKEN_SCOPE_FIELD_MAX]; /* granted scopes space-joined; "" when none */
 };
 
+/* Makes tok empty, ready for token_build; cheap (the scope buffer is not cleared). */
 void token_init(struct token *tok);
 /* Frees what token_build made; accepts a token that was only initialised. */
 void token_deinit(struct token *tok);
@@ -63,8 +64,9 @@ int token_build(struct token *tok, const struct token_issuer *is, const char *su
 
 /* Writes the token answer {token, access_token, expires_in, issued_at[, scope]
  * [, refresh_token]} into body (initialised); the scope field only when with_scope (the
- * POST answer), refresh_token only when refresh is non-NULL. Returns 0, DH_ERR_NOMEM or
- * DH_ERR_INVALID. A body that held a refresh token should be wiped before it is freed. */
+ * POST answer), refresh_token only when refresh is non-NULL; tok was built by token_build
+ * (whose strings were checked), so only memory can fail: returns 0 or DH_ERR_NOMEM. A body
+ * that held a refresh token should be wiped before it is freed. */
 int token_answer(const struct token *tok, bool with_scope, const char *refresh,
                  struct jsonw *body) DH_MUST_CHECK;
 

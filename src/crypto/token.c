@@ -188,7 +188,7 @@ int token_answer(const struct token *tok, bool with_scope, const char *refresh, 
         jsonw_raw(body, "\"");
     }
     jsonw_raw(body, "}");
-    return jsonw_text(body) ? 0 : DH_ERR_INVALID;
+    return jsonw_text(body) ? 0 : DH_ERR_NOMEM;
 }
 
 size_t token_note(const struct token *tok, const char *who, char *out, size_t cap)
