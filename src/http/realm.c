@@ -11,36 +11,29 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "dockhand/access.h"
 #include "dockhand/audit.h"
 #include "dockhand/credcache.h"
-#include "dockhand/encoding.h"
 #include "dockhand/form.h"
 #include "dockhand/hashpool.h"
 #include "dockhand/jsonw.h"
-#include "dockhand/jwt.h"
 #include "dockhand/keys.h"
 #include "dockhand/log.h"
 #include "dockhand/names.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/ratelimit.h"
+#include "dockhand/realm_creds.h"
 #include "dockhand/robotcache.h"
 #include "dockhand/scope.h"
 #include "dockhand/secret.h"
 #include "dockhand/http.h"
 #include "dockhand/realm.h"
-
-#define REALM_MIN_LIFETIME 1
+#include "dockhand/token.h"
 
 static const char lookup_sql[] =
     "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
     " token_minutes, projects FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
-
-/* The POST answer's "scope" field: every granted scope at its longest, space-joined
- * ("type(class):name:pull,push,delete,*"). */
-#define SCOPE_FIELD_MAX (SCOPE_MAX_ITEMS * (2 * SCOPE_MAX_TYPE + SCOPE_MAX_NAME + 32))
 
 struct token_req {
     struct http_ctx http;
@@ -51,15 +44,7 @@ struct token_req {
     char client_ip[64];
     bool anonymous;
     bool offline;
-    /* password credentials */
-    char *login;
-    char *secret;
-    size_t secret_len;
-    /* refresh-token credentials */
-    char *refresh_token;
-    int64_t refresh_robot;
-    int refresh_version;
-    char account_key[LOGIN_MAX_LEN + 32];
+    struct realm_creds cred;
     unsigned char cache_key[CREDCACHE_KEY_LEN];
     /* the projects the scopes name, and the caller's access to each */
     size_t nproj;
@@ -83,15 +68,7 @@ static void treq_free(struct token_req *t)
 {
     form_deinit(&t->form);
     scope_list_deinit(&t->scopes);
-    free(t->login);
-    if (t->secret) {
-        OPENSSL_cleanse(t->secret, t->secret_len);
-        free(t->secret);
-    }
-    if (t->refresh_token) {
-        OPENSSL_cleanse(t->refresh_token, strlen(t->refresh_token));
-        free(t->refresh_token);
-    }
+    realm_creds_deinit(&t->cred);
     free(t->full_name);
     free(t->secret_hash);
     free(t->proj_buf);
@@ -115,7 +92,7 @@ static void reply_unauthorized(struct token_req *t)
     evhttp_add_header(h, "WWW-Authenticate", hdr);
     if (!t->anonymous) {
         if (t->w->st->cfg->audit_tokens) {
-            const char *who = t->login ? t->login : t->account_key;
+            const char *who = t->cred.login ? t->cred.login : t->cred.account_key;
             struct audit_entry e = {.username = who,
                                     .operation = "login_failed",
                                     .resource_type = "token",
@@ -124,7 +101,7 @@ static void reply_unauthorized(struct token_req *t)
                                     .request_id = t->http.rid};
             audit_writer_push(t->w->st->aw, &e);
         }
-        ratelimit_fail(t->w->st->rl, t->account_key, now);
+        ratelimit_fail(t->w->st->rl, t->cred.account_key, now);
         char ipkey[80];
         snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
         ratelimit_fail(t->w->st->rl, ipkey, now);
@@ -132,92 +109,12 @@ static void reply_unauthorized(struct token_req *t)
     reply_error(t, 401, "UNAUTHORIZED", "authentication required");
 }
 
-static bool text_clean(const char *s, size_t len)
+/* Who signs and for whom, for tokens made or checked now. */
+static struct token_issuer issuer(const struct token_req *t)
 {
-    if (!utf8_valid(s, len))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
-
-/* A refresh token: verified, ours, for this service. Fills robot id and version. */
-static bool refresh_parse(struct token_req *t, const char *tok)
-{
-    json_t *claims = NULL;
-    bool ok = false;
-    const struct server_state *st = t->w->st;
-    struct keyring *ring = atomic_load(&((struct server_state *)st)->ring);
-
-    if (strlen(tok) > JWT_MAX_LEN || jwt_verify(ring, tok, strlen(tok), &claims) < 0)
-        return false;
-    const char *typ = json_string_value(json_object_get(claims, "typ"));
-    const char *aud = json_string_value(json_object_get(claims, "aud"));
-    const char *iss = json_string_value(json_object_get(claims, "iss"));
-    json_t *rid = json_object_get(claims, "rid"), *ver = json_object_get(claims, "ver");
-    json_t *exp = json_object_get(claims, "exp");
-    if (typ && strcmp(typ, "refresh") == 0 && aud && strcmp(aud, st->cfg->service) == 0 && iss &&
-        strcmp(iss, st->cfg->issuer) == 0 && json_is_integer(rid) && json_is_integer(ver) &&
-        (!exp || (json_is_integer(exp) && json_integer_value(exp) > time(NULL)))) {
-        t->refresh_robot = json_integer_value(rid);
-        t->refresh_version = (int)json_integer_value(ver);
-        t->refresh_token = strdup(tok);
-        ok = t->refresh_token != NULL;
-    }
-    json_decref(claims);
-    return ok;
-}
-
-/* Takes a login name and secret; 0, or an HTTP status to answer with. */
-static int creds_password(struct token_req *t, const char *user, size_t ulen, const char *pass,
-                          size_t plen)
-{
-    /* Empty names and secrets are wrong credentials (401 after the usual lookup and
-     * dummy verification), not malformed requests. */
-    if (ulen > LOGIN_MAX_LEN || !text_clean(user, ulen))
-        return 400;
-    if (plen > SECRET_MAX_LEN || memchr(pass, '\0', plen))
-        return 400;
-    t->login = strndup(user, ulen);
-    t->secret = malloc(plen + 1);
-    if (!t->login || !t->secret)
-        return 500;
-    memcpy(t->secret, pass, plen);
-    t->secret[plen] = '\0';
-    t->secret_len = plen;
-    snprintf(t->account_key, sizeof(t->account_key), "a:%s", t->login);
-    return 0;
-}
-
-/* The Authorization header of a GET; 0 or an HTTP status. */
-static int creds_from_header(struct token_req *t, const char *auth)
-{
-    char *buf = NULL;
-    size_t ulen = 0, plen = 0;
-    const char *pass = NULL;
-    int status = 0;
-
-    switch (basic_decode(auth, &buf, &ulen, &pass, &plen)) {
-    case 0:
-        break;
-    case DH_ERR_NOTFOUND:
-        return 401; /* not Basic: the challenge */
-    case DH_ERR_NOMEM:
-        return 500;
-    default:
-        return 400;
-    }
-    /* containerd's fallback: a refresh token as the Basic password. */
-    if (plen > 40 && memchr(pass, '.', plen) && !memchr(pass, '\0', plen) &&
-        refresh_parse(t, pass)) {
-        snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
-    } else {
-        status = creds_password(t, buf, ulen, pass, plen);
-    }
-    OPENSSL_cleanse(buf, ulen + 1 + plen);
-    free(buf);
-    return status;
+    struct keyring *ring = atomic_load(&t->w->st->ring);
+    return (struct token_issuer){
+        .key = &ring->keys[0], .issuer = t->w->st->cfg->issuer, .service = t->w->st->cfg->service};
 }
 
 static void lookup_done(PGresult *res, void *arg);
@@ -279,8 +176,8 @@ static void start_lookup(struct token_req *t)
         reply_error(t, 500, "INTERNAL", "internal server error");
         return;
     }
-    const char *login = t->anonymous || t->refresh_token ? NULL : t->login;
-    int64_t id = t->refresh_token ? t->refresh_robot : 0;
+    const char *login = t->anonymous || t->cred.refresh_token ? NULL : t->cred.login;
+    int64_t id = t->cred.refresh_token ? t->cred.refresh_robot : 0;
     if ((login || t->anonymous || id > 0) &&
         robotcache_get(rcache, login, id, t->proj_names, t->nproj, &cached, t->proj_bits)) {
         take_robot(t, &cached);
@@ -302,11 +199,11 @@ static void start_lookup(struct token_req *t)
     projects[plen] = '\0';
 
     const char *params[3] = {NULL, NULL, projects};
-    if (t->refresh_token) {
-        snprintf(ridbuf, sizeof(ridbuf), "%" PRId64, t->refresh_robot);
+    if (t->cred.refresh_token) {
+        snprintf(ridbuf, sizeof(ridbuf), "%" PRId64, t->cred.refresh_robot);
         params[1] = ridbuf;
-    } else if (t->login) {
-        params[0] = t->login;
+    } else if (t->cred.login) {
+        params[0] = t->cred.login;
     }
     if (pgpool_query(t->w->pool, lookup_sql, 3, params, lookup_done, t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "the database is busy; try again");
@@ -325,7 +222,7 @@ static void verified(int result, void *arg)
         return;
     }
     credcache_put(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version);
-    ratelimit_clear(t->w->st->rl, t->account_key);
+    ratelimit_clear(t->w->st->rl, t->cred.account_key);
     grant_and_reply(t);
 }
 
@@ -413,7 +310,7 @@ static void lookup_done(PGresult *res, void *arg)
                              .catalog = t->catalog,
                              .token_minutes = t->token_minutes};
         /* A found robot's login is its full name only when asked by that name. */
-        if (!t->found || !t->login || strcmp(t->login, t->full_name) == 0)
+        if (!t->found || !t->cred.login || strcmp(t->cred.login, t->full_name) == 0)
             robotcache_put(t->w->st->rcache, t->gen, &r, t->proj_names, t->proj_bits, t->nproj);
     }
     lookup_ready(t);
@@ -427,18 +324,19 @@ static void lookup_ready(struct token_req *t)
         grant_and_reply(t);
         return;
     }
-    if (t->refresh_token) {
-        verified(t->found && t->cred_version == t->refresh_version ? 1 : 0, t);
+    if (t->cred.refresh_token) {
+        verified(t->found && t->cred_version == t->cred.refresh_version ? 1 : 0, t);
         return;
     }
     const char *hash = t->found ? t->secret_hash : secret_dummy_hash();
-    credcache_key(t->login, t->secret, t->secret_len, t->cache_key);
+    credcache_key(t->cred.login, t->cred.secret, t->cred.secret_len, t->cache_key);
     if (t->found && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
         verified(1, t);
         return;
     }
     /* Unknown names are verified against a dummy hash so they cost the same. */
-    if (hashpool_verify(t->w->st->hp, t->w->base, t->secret, t->secret_len, hash, verified, t) < 0)
+    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash,
+                        verified, t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
 }
 
@@ -455,53 +353,6 @@ static unsigned grant_item(struct token_req *t, const struct scope_item *it)
         if (strcmp(t->proj_names[k], proj) == 0)
             return access_intersect(it->requested, t->proj_bits[k]);
     return 0;
-}
-
-/* issued_at: formatted once a second per thread */
-static void rfc3339(time_t t, char out[32])
-{
-    static __thread time_t last = -1;
-    static __thread char text[32];
-    if (t != last) {
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        last = t;
-    }
-    memcpy(out, text, sizeof(text));
-}
-
-static char *sign_text(const struct sign_key *key, const char *text)
-{
-    char *tok = NULL;
-    if (text && jwt_sign(key, text, strlen(text), &tok) < 0)
-        tok = NULL;
-    return tok;
-}
-
-static char *sign_claims(const struct sign_key *key, json_t *claims)
-{
-    char *text = json_dumps(claims, JSON_COMPACT);
-    char *tok = sign_text(key, text);
-    free(text);
-    return tok;
-}
-
-/* A token id: 128 random bits, base64url. Taken from a per-thread pool filled by one
- * RAND_bytes call per JTI_POOL ids: the call's fixed cost (locks, the generator's reseed
- * check) was most of a 16-byte request, 2 % of a warm token's instructions. */
-#define JTI_POOL 64
-static void jti_new(char out[32])
-{
-    static __thread unsigned char pool[16 * JTI_POOL];
-    static __thread size_t used = sizeof(pool);
-    if (used == sizeof(pool)) {
-        if (RAND_bytes(pool, sizeof(pool)) != 1)
-            abort(); /* no randomness: nothing safe to do */
-        used = 0;
-    }
-    b64url_encode(pool + used, 16, out);
-    used += 16;
 }
 
 /* Queues the audit record of an issued token: who, what was granted, its jti. */
@@ -530,173 +381,49 @@ static void audit_issue(struct token_req *t, const char *access, const char *jti
     jsonw_deinit(&detail);
 }
 
-/* Appends parts to out[len..] (cap bytes in all), cut at cap - 1, NUL-terminated; returns
- * the new length. */
-static size_t join(char *out, size_t cap, size_t len, const char *const *parts, size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        size_t w = strnlen(parts[k], cap - 1 - len);
-        memcpy(out + len, parts[k], w);
-        len += w;
-    }
-    out[len] = '\0';
-    return len;
-}
-
-/* The access claim, [{"type","name","actions"[,"class"]}, …], one entry per scope
- * (granted nothing: empty actions), and the granted scopes space-joined for "scope". */
-static void access_claim(struct token_req *t, struct jsonw *access, char *scope_out, size_t cap)
-{
-    size_t scope_len = 0;
-    scope_out[0] = '\0';
-    jsonw_raw(access, "[");
-    for (size_t i = 0; i < t->scopes.n; i++) {
-        struct scope_item *it = &t->scopes.items[i];
-        it->granted = grant_item(t, it);
-        char acts[32];
-        scope_actions_format(it->granted, acts);
-        jsonw_raw(access, i ? ",{\"type\":" : "{\"type\":");
-        jsonw_str(access, it->type);
-        jsonw_raw(access, ",\"name\":");
-        jsonw_str(access, it->name);
-        jsonw_raw(access, ",\"actions\":[");
-        bool first = true;
-        for (char *save = NULL, *a = strtok_r(acts, ",", &save); a;
-             a = strtok_r(NULL, ",", &save)) {
-            if (!first)
-                jsonw_raw(access, ",");
-            jsonw_str(access, a);
-            first = false;
-        }
-        jsonw_raw(access, "]");
-        if (it->cls) {
-            jsonw_raw(access, ",\"class\":");
-            jsonw_str(access, it->cls);
-        }
-        jsonw_raw(access, "}");
-        if (it->granted) {
-            /* [" "]type["(" class ")"]":"name":"actions; the buffer holds SCOPE_MAX_ITEMS
-             * of the longest */
-            scope_actions_format(it->granted, acts);
-            const char *parts[] = {scope_len ? " " : "",
-                                   it->type,
-                                   it->cls ? "(" : "",
-                                   it->cls ? it->cls : "",
-                                   it->cls ? ")" : "",
-                                   ":",
-                                   it->name,
-                                   ":",
-                                   acts};
-            scope_len = join(scope_out, cap, scope_len, parts, DH_ARRAY_SIZE(parts));
-        }
-    }
-    jsonw_raw(access, "]");
-}
-
-static char *refresh_token_new(struct token_req *t, const struct sign_key *key, time_t now)
-{
-    const struct config *cfg = t->w->st->cfg;
-    char jti[32];
-    jti_new(jti);
-    json_t *rc =
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:i}", "iss", cfg->issuer, "sub",
-                  t->full_name, "aud", cfg->service, "iat", (json_int_t)now, "jti", jti, "typ",
-                  "refresh", "rid", (json_int_t)t->robot_id, "ver", t->cred_version);
-    if (rc && t->expires_at != -1)
-        json_object_set_new(rc, "exp", json_integer(t->expires_at));
-    char *tok = rc ? sign_claims(key, rc) : NULL;
-    json_decref(rc);
-    return tok;
-}
-
 static void grant_and_reply(struct token_req *t)
 {
     const struct config *cfg = t->w->st->cfg;
-    struct keyring *ring = atomic_load(&t->w->st->ring);
-    const struct sign_key *key = &ring->keys[0];
+    const struct token_issuer is = issuer(t);
     time_t now = time(NULL);
-    struct jsonw access, claims, body;
-    char *token = NULL, *refresh = NULL;
-    char jti[32], scope_out[SCOPE_FIELD_MAX];
+    struct token tok;
+    struct jsonw body;
+    char *refresh = NULL;
     const char *sub = t->anonymous ? "" : t->full_name;
 
-    jsonw_init(&access);
-    jsonw_init(&claims);
+    token_init(&tok);
     jsonw_init(&body);
-    access_claim(t, &access, scope_out, sizeof(scope_out));
-
-    int64_t lifetime = (int64_t)(t->token_minutes > 0 ? t->token_minutes : 30) * 60;
-    if (!t->anonymous && t->expires_at != -1 && t->expires_at - now < lifetime)
-        lifetime = t->expires_at - now;
-    if (lifetime < REALM_MIN_LIFETIME)
-        lifetime = REALM_MIN_LIFETIME;
-
-    jti_new(jti);
-    /* constant keys written raw; jti is base64url, nothing to escape */
-    jsonw_raw(&claims, "{\"iss\":");
-    jsonw_str(&claims, cfg->issuer);
-    jsonw_raw(&claims, ",\"sub\":");
-    jsonw_str(&claims, sub);
-    jsonw_raw(&claims, ",\"aud\":");
-    jsonw_str(&claims, cfg->service);
-    jsonw_raw(&claims, ",\"exp\":");
-    jsonw_int(&claims, now + lifetime);
-    jsonw_raw(&claims, ",\"nbf\":");
-    jsonw_int(&claims, now);
-    jsonw_raw(&claims, ",\"iat\":");
-    jsonw_int(&claims, now);
-    jsonw_raw(&claims, ",\"jti\":\"");
-    jsonw_raw(&claims, jti);
-    jsonw_raw(&claims, "\",\"access\":");
-    jsonw_raw(&claims, jsonw_text(&access) ? jsonw_text(&access) : "");
-    jsonw_raw(&claims, "}");
-    token = jsonw_text(&access) ? sign_text(key, jsonw_text(&claims)) : NULL;
-    if (!token)
+    for (size_t i = 0; i < t->scopes.n; i++)
+        t->scopes.items[i].granted = grant_item(t, &t->scopes.items[i]);
+    int64_t lifetime = token_lifetime(t->token_minutes, t->anonymous ? -1 : t->expires_at, now);
+    if (token_build(&tok, &is, sub, &t->scopes, lifetime, now) < 0)
         goto fail;
 
     if (t->offline && !t->anonymous) {
         /* docker drops new refresh tokens: one that came in goes back out */
-        refresh = t->refresh_token ? strdup(t->refresh_token) : refresh_token_new(t, key, now);
+        const struct token_robot robot = {.name = t->full_name,
+                                          .id = t->robot_id,
+                                          .cred_version = t->cred_version,
+                                          .expires_at = t->expires_at};
+        if (t->cred.refresh_token)
+            refresh = strdup(t->cred.refresh_token);
+        else if (token_refresh_new(&is, &robot, now, &refresh) < 0)
+            refresh = NULL;
         if (!refresh)
             goto fail;
     }
 
-    char issued[32];
-    rfc3339(now, issued);
-    jsonw_raw(&body, "{");
-    /* base64url and dots: nothing in a token needs escaping */
-    jsonw_raw(&body, "\"token\":\"");
-    jsonw_raw(&body, token);
-    jsonw_raw(&body, "\",\"access_token\":\"");
-    jsonw_raw(&body, token);
-    jsonw_raw(&body, "\",\"expires_in\":");
-    jsonw_int(&body, lifetime);
-    jsonw_raw(&body, ",\"issued_at\":");
-    jsonw_str(&body, issued);
-    if (t->post) {
-        jsonw_raw(&body, ",\"scope\":");
-        jsonw_str(&body, scope_out);
-    }
-    if (refresh) {
-        jsonw_raw(&body, ",\"refresh_token\":\"");
-        jsonw_raw(&body, refresh);
-        jsonw_raw(&body, "\"");
-    }
-    jsonw_raw(&body, "}");
-    const char *text = jsonw_text(&body);
-    if (!text)
+    if (token_answer(&tok, t->post, refresh, &body) < 0)
         goto fail;
     if (cfg->audit_tokens)
-        audit_issue(t, jsonw_text(&access), jti, now + lifetime);
+        audit_issue(t, jsonw_text(&tok.access), tok.jti, tok.exp);
     else if (!t->anonymous)
         audit_writer_used(t->w->st->aw, t->robot_id);
     /* Who got what goes on the request's access log line. */
     char note[700];
-    const char *parts[] = {"token for ", t->anonymous ? "anonymous" : sub, " granted ",
-                           scope_out[0] ? scope_out : "-"};
-    join(note, sizeof(note), 0, parts, DH_ARRAY_SIZE(parts));
+    token_note(&tok, t->anonymous ? "anonymous" : sub, note, sizeof(note));
     t->http.note = note;
-    http_reply(&t->http, 200, NULL, text, body.len);
+    http_reply(&t->http, 200, NULL, jsonw_text(&body), body.len);
     treq_free(t);
     goto out;
 fail:
@@ -708,9 +435,7 @@ out:
     }
     if (refresh && body.buf)
         OPENSSL_cleanse(body.buf, body.cap); /* it held the refresh token */
-    free(token);
-    jsonw_deinit(&access);
-    jsonw_deinit(&claims);
+    token_deinit(&tok);
     jsonw_deinit(&body);
 }
 
@@ -732,7 +457,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
 {
     struct token_req *t = calloc(1, sizeof(*t));
     const struct config *cfg = w->st->cfg;
-    int status = 0;
+    int err = 0; /* from realm_creds_*: 0 or a DH_ERR_ value */
 
     if (!t) {
         evhttp_send_error(req, 500, "internal server error");
@@ -801,7 +526,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
                 reply_error(t, 400, "BAD_REQUEST", "username and password are required");
                 return;
             }
-            status = creds_password(t, u, strlen(u), p, strlen(p));
+            err = realm_creds_password(&t->cred, u, strlen(u), p, strlen(p));
         } else if (strcmp(grant, "refresh_token") == 0) {
             const char *rt = form_get(&t->form, "refresh_token");
             if (!rt || !*rt) {
@@ -809,12 +534,12 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
                 return;
             }
             t->offline = true; /* the client holds one already: hand the same back */
-            if (!refresh_parse(t, rt)) {
-                snprintf(t->account_key, sizeof(t->account_key), "r:invalid");
+            const struct token_issuer is = issuer(t);
+            err = realm_creds_refresh(&t->cred, &is, atomic_load(&w->st->ring), rt, time(NULL));
+            if (err == DH_ERR_INVALID) {
                 reply_unauthorized(t);
                 return;
             }
-            snprintf(t->account_key, sizeof(t->account_key), "r:%" PRId64, t->refresh_robot);
         } else {
             reply_error(t, 400, "UNSUPPORTED_GRANT_TYPE",
                         "grant_type must be password or refresh_token");
@@ -828,19 +553,20 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
         if (!auth) {
             t->anonymous = true;
         } else {
-            status = creds_from_header(t, auth);
-            if (status == 401) {
+            const struct token_issuer is = issuer(t);
+            err = realm_creds_basic(&t->cred, &is, atomic_load(&w->st->ring), auth, time(NULL));
+            if (err == DH_ERR_NOTFOUND) {
                 t->anonymous = true; /* not counted: no credentials were tried */
                 reply_unauthorized(t);
                 return;
             }
         }
     }
-    if (status == 400) {
+    if (err == DH_ERR_INVALID) {
         reply_error(t, 400, "BAD_REQUEST", "malformed credentials");
         return;
     }
-    if (status) {
+    if (err) {
         reply_error(t, 500, "INTERNAL", "internal server error");
         return;
     }
@@ -850,7 +576,8 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
         char ipkey[80];
         time_t now = time(NULL);
         snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
-        if (ratelimit_blocked(w->st->rl, t->account_key, cfg->fail_limit_account, now, &retry) ||
+        if (ratelimit_blocked(w->st->rl, t->cred.account_key, cfg->fail_limit_account, now,
+                              &retry) ||
             ratelimit_blocked(w->st->rl, ipkey, cfg->fail_limit_address, now, &retry)) {
             char rbuf[16];
             snprintf(rbuf, sizeof(rbuf), "%d", retry);
