@@ -5,6 +5,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include "dockhand/changes.h"
 #include "dockhand/common.h"
 #include "dockhand/form.h"
 
@@ -12,6 +13,7 @@
 #define API_PAGE_SIZE_DEFAULT 10
 #define API_PAGE_SIZE_MAX 100
 #define API_MAX_HEADERS 8 /* response headers a handler may set */
+#define API_MAX_CHANGES 4 /* changes a call records; more: everything is dropped */
 
 struct server_state;
 
@@ -39,6 +41,9 @@ struct api_call {
     char *resp_body; /* JSON text, heap */
     char *headers[API_MAX_HEADERS][2];
     int nheaders;
+    /* what the call committed, for this instance's caches (changes.h) */
+    struct change changes[API_MAX_CHANGES];
+    int nchanges; /* may exceed API_MAX_CHANGES: then everything is dropped */
 };
 
 /* For handlers: the reply. api_json takes a reference to body (steals it). */
@@ -68,3 +73,7 @@ bool api_body_object(struct api_call *c, json_t **out);
 /* Frees what the call holds, wiping what may carry a secret (Authorization, the session
  * cookie, the CSRF header, the body). */
 void api_call_deinit(struct api_call *c);
+
+/* Records a committed change; api.c drops what it makes stale before the answer
+ * leaves (changes.h). */
+void api_changed(struct api_call *c, enum change_kind kind, int64_t id);

@@ -19,11 +19,10 @@
 #include "dockhand/api_robots.h"
 #include "dockhand/api_session.h"
 #include "dockhand/api_system.h"
+#include "dockhand/changes.h"
 #include "dockhand/db.h"
 #include "dockhand/http.h"
 #include "dockhand/log.h"
-#include "dockhand/robotcache.h"
-#include "dockhand/robotdir.h"
 #include "dockhand/session.h"
 #include "dockhand/workpool.h"
 
@@ -54,27 +53,18 @@ static void api_route(struct api_call *c)
     api_error(c, 404, "NOT_FOUND", "no such endpoint");
 }
 
-/* A change made here is seen by this instance's token realm before the answer leaves:
- * the robot it names is dropped from the cache, anything else empties it. Other
- * instances learn of it through the NOTIFY of the same transaction. */
-static void forget_changed(struct api_call *c)
+/* The changes the handler made are seen by this instance's token realm and robot lists
+ * before the answer leaves. Other instances learn of them through the NOTIFY of the same
+ * transaction. */
+static void apply_changes(struct api_call *c)
 {
-    if (strncmp(c->path, API_PREFIX, strlen(API_PREFIX)) != 0)
-        return; /* the web page's sign-in and sign-out change no robot */
-    const char *p = c->path + strlen(API_PREFIX);
-    char *end = NULL;
-    if (strncmp(p, "/robots/", 8) == 0 && p[8] >= '1' && p[8] <= '9') {
-        long long id = strtoll(p + 8, &end, 10);
-        if (*end == '\0') {
-            robotcache_forget_robot(c->st->rcache, id);
-            robotdir_changed(c->st->rdir, id);
-            return;
-        }
+    const struct change_targets t = {c->st->rcache, c->st->rdir};
+    if (c->nchanges > API_MAX_CHANGES) {
+        change_apply(&t, &(struct change){CHANGE_EVERYTHING, 0});
+        return;
     }
-    if (strcmp(p, "/robots") != 0) /* a new robot was in no cache; robots_create lists it */
-        robotcache_clear(c->st->rcache);
-    if (c->method == EVHTTP_REQ_DELETE && strncmp(p, "/projects/", 10) == 0)
-        robotdir_invalidate(c->st->rdir); /* a project's deletion takes its robots along */
+    for (int i = 0; i < c->nchanges; i++)
+        change_apply(&t, &c->changes[i]);
 }
 
 static void api_run(struct api_call *c, PGconn **db)
@@ -105,8 +95,9 @@ static void api_run(struct api_call *c, PGconn **db)
 out:
     if (!c->status)
         api_error(c, 500, "INTERNAL", "handler gave no answer");
-    if (c->method != EVHTTP_REQ_GET && c->method != EVHTTP_REQ_HEAD && c->status < 300)
-        forget_changed(c);
+    /* Also after a failed answer: a handler records what it writes before it writes, and
+     * a change that did not happen costs only a cache miss. */
+    apply_changes(c);
     /* A failed transaction must not leak into the next call on this connection. */
     if (PQtransactionStatus(c->db) != PQTRANS_IDLE)
         db_rollback(c->db);

@@ -24,6 +24,13 @@ void api_header(struct api_call *c, const char *name, const char *value)
     c->nheaders++;
 }
 
+void api_changed(struct api_call *c, enum change_kind kind, int64_t id)
+{
+    if (c->nchanges < API_MAX_CHANGES)
+        c->changes[c->nchanges] = (struct change){kind, id};
+    c->nchanges++;
+}
+
 void api_json(struct api_call *c, int status, json_t *body)
 {
     free(c->resp_body);

@@ -51,6 +51,7 @@ static void projects_create(struct api_call *c)
         api_svc_error(c, &err);
         goto out;
     }
+    api_changed(c, CHANGE_PROJECT, p.id); /* a cached "no such project" answer goes stale */
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v2.0/projects/%" PRId64, p.id);
     api_header(c, "Location", loc);
@@ -140,6 +141,7 @@ void api_projects(struct api_call *c, const char *rest)
         api_json(c, 200, project_to_json(&p));
         project_deinit(&p);
     } else if (c->method == EVHTTP_REQ_DELETE) {
+        api_changed(c, CHANGE_PROJECT_GONE, 0);
         if (project_delete(c->db, ref, &err) < 0)
             api_svc_error(c, &err);
         else

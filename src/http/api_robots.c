@@ -10,7 +10,6 @@
 #include "dockhand/api_robots.h"
 
 #include "dockhand/api_call.h"
-#include "dockhand/robotdir.h"
 #include "dockhand/http.h"
 #include "dockhand/service.h"
 
@@ -260,7 +259,7 @@ static void robots_create(struct api_call *c)
             goto out;
         }
     }
-    robotdir_changed(c->st->rdir, r.id); /* listed at once by this instance */
+    api_changed(c, CHANGE_ROBOT, r.id); /* listed at once by this instance */
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v2.0/robots/%" PRId64, r.id);
     api_header(c, "Location", loc);
@@ -320,6 +319,7 @@ static void robots_update(struct api_call *c, int64_t id)
         .nperms = pp.n,
     };
     robot_deinit(&cur);
+    api_changed(c, CHANGE_ROBOT, id);
     if (robot_update(c->db, id, &ch, &err) < 0 || robot_get(c->db, id, &cur, &err) < 0) {
         api_svc_error(c, &err);
         goto out;
@@ -348,6 +348,7 @@ static void robots_refresh(struct api_call *c, int64_t id)
         }
         manual = json_string_value(s);
     }
+    api_changed(c, CHANGE_ROBOT, id);
     if (robot_refresh_secret(c->db, id, manual, manual ? json_string_length(s) : 0, secret, &err) <
         0) {
         api_svc_error(c, &err);
@@ -398,6 +399,7 @@ void api_robots(struct api_call *c, const char *rest)
         robots_refresh(c, id);
         return;
     case EVHTTP_REQ_DELETE:
+        api_changed(c, CHANGE_ROBOT, id);
         if (robot_delete(c->db, id, &err) < 0)
             api_svc_error(c, &err);
         else

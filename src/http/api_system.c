@@ -82,6 +82,7 @@ static void configurations_put(struct api_call *c)
             goto out;
         }
     }
+    api_changed(c, CHANGE_SETTINGS, 0);
     if (db_commit(c->db) < 0) {
         api_error(c, 503, "UNAVAILABLE", "the database is unavailable");
         goto out;

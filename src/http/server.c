@@ -24,6 +24,7 @@
 
 #include "dockhand/api.h"
 #include "dockhand/audit.h"
+#include "dockhand/changes.h"
 #include "dockhand/credcache.h"
 #include "dockhand/db.h"
 #include "dockhand/encoding.h"
@@ -270,25 +271,22 @@ struct notifier {
     atomic_bool stop;
 };
 
+/* Applies one notification from the database's triggers (changes.h). */
 static void notify_apply(struct server_state *st, const char *payload)
 {
-    if (strncmp(payload, "robot:", 6) == 0) {
-        /* Verified credentials need no eviction: they only count for the robot id and
-         * credential version the robot cache (or the database) holds now. Scanning them
-         * here would hold every worker for each of a bulk change's notifications. */
-        int64_t id = strtoll(payload + 6, NULL, 10);
-        robotcache_forget_robot(st->rcache, id);
-        robotdir_changed(st->rdir, id);
-    } else if (strncmp(payload, "project:", 8) == 0) {
-        robotcache_projects_changed(st->rcache);
-    } else if (strncmp(payload, "settings:", 9) == 0) {
-        robotcache_clear(st->rcache);
-    } else if (strncmp(payload, "sync:", 5) == 0) {
+    struct change ch;
+    if (change_parse(payload, &ch) < 0) {
+        log_warn("notification ignored: %.80s", payload);
+        return;
+    }
+    if (ch.kind == CHANGE_SYNC) {
         /* A barrier: notifications arrive in commit order, so every change committed
          * before this one has reached the caches (GET /healthz reports it). */
-        int64_t n = strtoll(payload + 5, NULL, 10), seen = atomic_load(&st->notify_sync);
-        while (n > seen && !atomic_compare_exchange_weak(&st->notify_sync, &seen, n))
+        int64_t seen = atomic_load(&st->notify_sync);
+        while (ch.id > seen && !atomic_compare_exchange_weak(&st->notify_sync, &seen, ch.id))
             ;
+    } else {
+        change_apply(&(struct change_targets){st->rcache, st->rdir}, &ch);
     }
     log_debug("notify %s", payload);
 }
@@ -327,8 +325,8 @@ static void *notifier_main(void *arg)
                 continue;
             }
             /* Notifications sent while no connection listened are lost: start over. */
-            robotcache_clear(n->st->rcache);
-            robotdir_invalidate(n->st->rdir);
+            change_apply(&(struct change_targets){n->st->rcache, n->st->rdir},
+                         &(struct change){CHANGE_EVERYTHING, 0});
         }
         struct pollfd pfd = {PQsocket(db), POLLIN, 0};
         if (poll(&pfd, 1, 200) > 0) {
@@ -398,8 +396,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         struct keyring *ring = NULL;
         /* Also the way to make changes that bypassed the triggers seen before the TTL. */
-        robotcache_clear(ml->st->rcache);
-        robotdir_invalidate(ml->st->rdir);
+        change_apply(&(struct change_targets){ml->st->rcache, ml->st->rdir},
+                     &(struct change){CHANGE_EVERYTHING, 0});
         if (keyring_load(ml->st->cfg->keys_dir, ml->st->cfg->kid_format, &ring) < 0) {
             log_error("SIGHUP: keys in %s not reloaded; still signing with the old ones",
                       ml->st->cfg->keys_dir);
