@@ -17,34 +17,27 @@
 #include "dockhand/encoding.h"
 #include "dockhand/http.h"
 #include "dockhand/log.h"
+#include "dockhand/lookup.h"
 #include "dockhand/names.h"
 #include "dockhand/ratelimit.h"
 #include "dockhand/secret.h"
 #include "dockhand/session.h"
 
-static const char robot_sql[] = "SELECT robot_id, secret_hash, cred_version, disabled, expires_at"
-                                " FROM dockhand_token_lookup($1, NULL, '{}')";
-
 /* Whether user/secret are a working robot's credentials (for 403 instead of 401). */
 static bool robot_authenticates(struct api_call *c, const char *user, const char *secret,
                                 size_t slen)
 {
-    const char *p[] = {user};
-    PGresult *r = db_exec(c->db, PGRES_TUPLES_OK, robot_sql, 1, p);
-    bool ok = false;
-    if (r && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
-        int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        int version = atoi(PQgetvalue(r, 0, 2));
-        int64_t exp = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
-        bool live = PQgetvalue(r, 0, 3)[0] != 't' && (exp == -1 || exp > time(NULL));
-        unsigned char key[CREDCACHE_KEY_LEN];
-        credcache_key(user, secret, slen, key);
-        if (credcache_check(c->st->cc, key, id, version))
-            ok = live;
-        else
-            ok = secret_verify(secret, slen, PQgetvalue(r, 0, 1)) == 1 && live;
-    }
-    PQclear(r);
+    struct rc_robot r;
+    if (lookup_login(c->db, user, &r) != 1)
+        return false;
+    bool live = !r.disabled && (r.expires_at == -1 || r.expires_at > time(NULL));
+    unsigned char key[CREDCACHE_KEY_LEN];
+    credcache_key(user, secret, slen, key);
+    /* The secret is checked whatever the robot's state: the same cost either way. */
+    bool ok = credcache_check(c->st->cc, key, r.id, r.cred_version) ||
+              secret_verify(secret, slen, r.secret_hash) == 1;
+    ok = ok && live;
+    rc_robot_deinit(&r);
     return ok;
 }
 

@@ -20,6 +20,7 @@
 #include "dockhand/jsonw.h"
 #include "dockhand/keys.h"
 #include "dockhand/log.h"
+#include "dockhand/lookup.h"
 #include "dockhand/names.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/ratelimit.h"
@@ -30,10 +31,6 @@
 #include "dockhand/http.h"
 #include "dockhand/realm.h"
 #include "dockhand/token.h"
-
-static const char lookup_sql[] =
-    "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
-    " token_minutes, projects FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
 
 struct token_req {
     struct http_ctx http;
@@ -167,9 +164,6 @@ static void take_robot(struct token_req *t, struct rc_robot *r)
 static void start_lookup(struct token_req *t)
 {
     struct robotcache *rcache = t->w->st->rcache;
-    char projects[SCOPE_MAX_ITEMS * (NAME_MAX_LEN + 1) + 3];
-    size_t plen = 0;
-    char ridbuf[24];
     struct rc_robot cached;
 
     if (collect_projects(t) < 0) {
@@ -186,27 +180,15 @@ static void start_lookup(struct token_req *t)
         return;
     }
     t->gen = robotcache_generation(rcache);
-
-    projects[plen++] = '{';
-    for (size_t i = 0; i < t->nproj; i++) {
-        size_t l = strlen(t->proj_names[i]);
-        if (plen > 1)
-            projects[plen++] = ',';
-        memcpy(projects + plen, t->proj_names[i], l);
-        plen += l;
-    }
-    projects[plen++] = '}';
-    projects[plen] = '\0';
-
-    const char *params[3] = {NULL, NULL, projects};
-    if (t->cred.refresh_token) {
-        snprintf(ridbuf, sizeof(ridbuf), "%" PRId64, t->cred.refresh_robot);
-        params[1] = ridbuf;
-    } else if (t->cred.login) {
-        params[0] = t->cred.login;
-    }
-    if (pgpool_query(t->w->pool, lookup_sql, 3, params, lookup_done, t) < 0)
+    switch (lookup_start(t->w->pool, login, id, t->proj_names, t->nproj, lookup_done, t)) {
+    case 0:
+        break;
+    case DH_ERR_TOOBIG:
         reply_error(t, 503, "UNAVAILABLE", "the database is busy; try again");
+        break;
+    default:
+        reply_error(t, 500, "INTERNAL", "internal server error");
+    }
 }
 
 static bool robot_expired(const struct token_req *t, time_t now)
@@ -226,93 +208,35 @@ static void verified(int result, void *arg)
     grant_and_reply(t);
 }
 
-/* The caller's access to one project row of the lookup: [name, public, ["res:act", …]]. */
-static unsigned row_access(json_t *row)
-{
-    json_t *list = json_array_get(row, 2);
-    struct perm perms[64];
-    char buf[64][80];
-    size_t n = 0, i;
-    json_t *v;
-    json_array_foreach(list, i, v)
-    {
-        const char *s = json_string_value(v);
-        const char *colon = s ? strchr(s, ':') : NULL;
-        if (!colon || n == DH_ARRAY_SIZE(perms) || strlen(s) >= sizeof(buf[0]))
-            continue;
-        memcpy(buf[n], s, strlen(s) + 1);
-        buf[n][colon - s] = '\0';
-        perms[n].resource = buf[n];
-        perms[n].action = buf[n] + (colon - s) + 1;
-        n++;
-    }
-    return access_effective(perms, n) | access_public(json_is_true(json_array_get(row, 1)));
-}
-
-/* Fills t->proj_bits from the lookup's rows; a project without a row does not exist. */
-static int project_access(struct token_req *t, const char *text)
-{
-    json_t *rows = json_loads(text, 0, NULL);
-    if (!json_is_array(rows)) {
-        json_decref(rows);
-        return -1;
-    }
-    for (size_t k = 0; k < t->nproj; k++) {
-        size_t i;
-        json_t *row;
-        t->proj_bits[k] = 0;
-        json_array_foreach(rows, i, row)
-        {
-            const char *n = json_string_value(json_array_get(row, 0));
-            if (n && strcmp(n, t->proj_names[k]) == 0) {
-                t->proj_bits[k] = row_access(row);
-                break;
-            }
-        }
-    }
-    json_decref(rows);
-    return 0;
-}
-
 static void lookup_done(PGresult *res, void *arg)
 {
     struct token_req *t = arg;
-    if (!res || PQntuples(res) != 1) {
+    struct rc_robot r;
+    bool found;
+    switch (lookup_read(res, t->proj_names, t->nproj, &found, &r, t->proj_bits)) {
+    case 0:
+        break;
+    case DH_ERR_DB:
         reply_error(t, 503, "UNAVAILABLE", "the database is unavailable; try again");
         return;
-    }
-    t->found = !PQgetisnull(res, 0, 0);
-    t->token_minutes = atoi(PQgetvalue(res, 0, 7));
-    if (project_access(t, PQgetvalue(res, 0, 8)) < 0) {
+    default:
         reply_error(t, 500, "INTERNAL", "internal server error");
         return;
     }
-    if (t->found) {
-        t->robot_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        t->full_name = strdup(PQgetvalue(res, 0, 1));
-        t->secret_hash = strdup(PQgetvalue(res, 0, 2));
-        t->cred_version = atoi(PQgetvalue(res, 0, 3));
-        t->disabled = PQgetvalue(res, 0, 4)[0] == 't';
-        t->expires_at = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-        t->catalog = PQgetvalue(res, 0, 6)[0] == 't';
-        if (!t->full_name || !t->secret_hash) {
-            reply_error(t, 500, "INTERNAL", "internal server error");
-            return;
-        }
-    }
-    if (t->found || t->anonymous) {
-        struct rc_robot r = {.id = t->found ? t->robot_id : 0,
-                             .full_name = t->found ? t->full_name : (char *)"",
-                             .secret_hash = t->found ? t->secret_hash : (char *)"",
-                             .cred_version = t->cred_version,
-                             .disabled = t->disabled,
-                             .expires_at = t->found ? t->expires_at : -1,
-                             .catalog = t->catalog,
-                             .token_minutes = t->token_minutes};
+    if (found || t->anonymous) {
+        if (!found)
+            r.full_name = r.secret_hash = (char *)"";
         /* A found robot's login is its full name only when asked by that name. */
-        if (!t->found || !t->cred.login || strcmp(t->cred.login, t->full_name) == 0)
+        if (!found || !t->cred.login || strcmp(t->cred.login, r.full_name) == 0)
             robotcache_put(t->w->st->rcache, t->gen, &r, t->proj_names, t->proj_bits, t->nproj);
+        if (!found)
+            r.full_name = r.secret_hash = NULL;
     }
+    t->token_minutes = r.token_minutes;
+    if (found)
+        take_robot(t, &r);
+    t->found = found;
+    rc_robot_deinit(&r);
     lookup_ready(t);
 }
 

@@ -69,7 +69,7 @@ static void handle_health(struct worker *w, struct evhttp_request *req)
         return;
     }
     http_ctx_init(&h->http, w, req);
-    if (pgpool_query(w->pool, "SELECT 1", 0, NULL, health_done, h) < 0) {
+    if (pgpool_ping(w->pool, health_done, h) < 0) {
         http_error(&h->http, 503, "UNAVAILABLE", "the database is busy");
         free(h);
     }
