@@ -15,8 +15,70 @@ int db_schema_expected(void);
  * PQsetNoticeProcessor(conn, db_notice_to_log, NULL). */
 void db_notice_to_log(void *arg, const char *message);
 
-/* Connects (blocking). Returns NULL with a message (no password) on stderr. */
-PGconn *db_connect(const char *url);
+/* ---- opening a connection -------------------------------------------------------------
+ * Every connection dockhand opens is made from the database URL plus these defaults, by
+ * db_params_init, whether it blocks (db_connect) or not (pgasync's PQconnectStartParams).
+ * Keywords given in the URL win over the defaults (libpq expands the URL after them); the
+ * URL's server options (or PGOPTIONS) are kept and the role's options appended to them,
+ * so where both set the same parameter the role's value is the one that applies. */
+
+/* Seconds libpq waits for a connection to open (libpq's minimum is 2). The pool does not
+ * rely on it: its own deadline (DOCKHAND_DB_TIMEOUT_MS) covers connecting too. */
+#define DB_CONNECT_TIMEOUT_S 5
+/* TCP keepalives and the send timeout: a connection whose peer vanished without a word (a
+ * network partition, a host gone) is noticed within about 15 s (5 + 3 * 3 s idle, or 15 s
+ * of unacknowledged data) instead of the kernel's two hours. Unix sockets ignore them. */
+#define DB_KEEPALIVES_IDLE_S 5
+#define DB_KEEPALIVES_INTERVAL_S 3
+#define DB_KEEPALIVES_COUNT 3
+#define DB_TCP_USER_TIMEOUT_MS 15000
+/* The admin API's threads: a statement runs at most this long (a runaway query frees its
+ * thread; the API has only a few), and waits for a lock at most the timeout given to
+ * db_params_init (DOCKHAND_DB_TIMEOUT_MS), so that a stalled transaction holding a lock
+ * costs a request a 503 instead of hanging the thread. */
+#define DB_API_STATEMENT_TIMEOUT_MS 30000
+
+/* Who opens the connection: names it in pg_stat_activity (application_name
+ * "dockhand-<role>" unless the URL names one) and picks the role's server options. */
+enum db_role {
+    DB_ROLE_CLI,    /* dockhand-cli: the command line and start-up checks; no timeouts */
+    DB_ROLE_WORKER, /* dockhand-worker: the token path's non-blocking pool; generic plans */
+    DB_ROLE_API,    /* dockhand-api: admin API threads; statement and lock timeouts */
+    DB_ROLE_LISTEN, /* dockhand-listen: the LISTEN connection for cache invalidation */
+    DB_ROLE_AUDIT,  /* dockhand-audit: the audit writer thread */
+};
+
+#define DB_PARAMS_MAX 12
+
+/* Keywords and values for PQconnectdbParams / PQconnectStartParams (expand_dbname 1).
+ * keys/values point into the struct itself: initialise it in place, do not copy it. */
+struct db_params {
+    const char *keys[DB_PARAMS_MAX + 1];
+    const char *values[DB_PARAMS_MAX + 1];
+    char *options; /* the server options, malloc'd */
+    char num[6][16];
+};
+
+/* Fills p for url (a postgresql:// URL, a key=value string or a bare database name) and
+ * role. lock_timeout_ms is the API role's lock timeout (0: its statement timeout); other
+ * roles ignore it. Returns 0 or DH_ERR_NOMEM. */
+int db_params_init(struct db_params *p, const char *url, enum db_role role,
+                   int lock_timeout_ms) DH_MUST_CHECK;
+void db_params_deinit(struct db_params *p);
+
+/* Connects (blocking) with db_params_init's parameters, and installs db_notice_to_log.
+ * On failure returns NULL and, when why is not NULL, libpq's reason (no password) in
+ * why[0..why_len) without a trailing newline. */
+PGconn *db_open(const char *url, enum db_role role, int lock_timeout_ms, char *why, size_t why_len);
+
+/* db_open for the command line: NULL with a message (no password) on stderr. */
+PGconn *db_connect(const char *url, enum db_role role);
+
+/* Whether the last statement that db_exec (or db_begin/db_commit) ran on db failed because
+ * the database did not answer in time or at all: a statement or lock timeout, a server
+ * shutting down, a lost connection. Such a failure is worth a 503 ("try again"), not a
+ * 500. Only for connections made by db_open. */
+bool db_unavailable(PGconn *db);
 
 /* Applies every migration newer than the database's, each in its own transaction,
  * serialised with an advisory lock so concurrent migrators are safe. Prints what it

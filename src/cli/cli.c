@@ -357,7 +357,7 @@ static int cmd_permissions(const struct config *cfg)
 
 static int cmd_migrate(const struct config *cfg)
 {
-    PGconn *db = db_connect(cfg->database_url);
+    PGconn *db = db_connect(cfg->database_url, DB_ROLE_CLI);
     if (!db)
         return 1;
     int rc = db_migrate(db, !cli_json_out(cfg));
@@ -744,7 +744,7 @@ int cli_main(struct config *cfg, int argc, char **argv)
          audit = strcmp(cmd, "audit") == 0;
     if (!project && !robot && !config && !admin && !audit)
         return usage("unknown command");
-    PGconn *db = db_connect(cfg->database_url);
+    PGconn *db = db_connect(cfg->database_url, DB_ROLE_CLI);
     if (!db)
         return 1;
     int v = db_schema_version(db), rc;

@@ -71,10 +71,8 @@ static void api_run(struct api_call *c, PGconn **db)
 {
     if (!*db || PQstatus(*db) != CONNECTION_OK) {
         PQfinish(*db);
-        *db = PQconnectdb(c->st->cfg->database_url);
-        if (*db)
-            PQsetNoticeProcessor(*db, db_notice_to_log, NULL);
-        if (!*db || PQstatus(*db) != CONNECTION_OK) {
+        *db = db_open(c->st->cfg->database_url, DB_ROLE_API, c->st->cfg->db_timeout_ms, NULL, 0);
+        if (!*db) {
             api_error(c, 503, "UNAVAILABLE", "the database is unavailable");
             return;
         }

@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "dockhand/db.h"
 #include "dockhand/encoding.h"
 #include "dockhand/log.h"
 #include "dockhand/service.h"
@@ -53,7 +54,9 @@ void api_error(struct api_call *c, int status, const char *code, const char *fmt
     va_end(ap);
     if (status >= 500) {
         log_at(LOG_ERROR, c->rid, "%s", msg);
-        snprintf(msg, sizeof(msg), "internal server error");
+        /* A 503's text is ours and tells the client to try again; a 500's may be internal. */
+        if (status != 503)
+            snprintf(msg, sizeof(msg), "internal server error");
     }
     api_json(c, status, json_pack("{s:[{s:s, s:s}]}", "errors", "code", code, "message", msg));
 }
@@ -71,7 +74,12 @@ void api_svc_error(struct api_call *c, const struct svc_err *err)
         api_error(c, 400, "BAD_REQUEST", "%s", err->msg);
         break;
     default:
-        api_error(c, 500, "INTERNAL", "%s", err->msg);
+        /* A statement or lock timeout, or a lost connection: the database is stalled or
+         * away, not broken, and the same request may succeed in a moment. */
+        if (c->db && db_unavailable(c->db))
+            api_error(c, 503, "UNAVAILABLE", "the database did not answer in time");
+        else
+            api_error(c, 500, "INTERNAL", "%s", err->msg);
     }
 }
 

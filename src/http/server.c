@@ -297,24 +297,12 @@ static void *notifier_main(void *arg)
     PGconn *db = NULL;
     while (!atomic_load(&n->stop)) {
         if (!db || PQstatus(db) != CONNECTION_OK) {
-            /* TCP keepalives and a send timeout: a connection that died silently (a
-             * network partition) is noticed within about 15 s, then replaced, and the
-             * cache emptied; the TTL is only the last resort. Unix sockets ignore them. */
-            static const char *const keys[] = {"dbname",
-                                               "fallback_application_name",
-                                               "keepalives",
-                                               "keepalives_idle",
-                                               "keepalives_interval",
-                                               "keepalives_count",
-                                               "tcp_user_timeout",
-                                               NULL};
-            const char *const values[] = {
-                n->st->cfg->database_url, "dockhand-listen", "1", "5", "3", "3", "15000", NULL};
+            /* db_open's keepalives: a connection that died silently (a network partition)
+             * is noticed within about 15 s, then replaced, and the cache emptied; the TTL
+             * is only the last resort. */
             PQfinish(db);
-            db = PQconnectdbParams(keys, values, 1);
-            if (db)
-                PQsetNoticeProcessor(db, db_notice_to_log, NULL);
-            PGresult *r = PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN dockhand") : NULL;
+            db = db_open(n->st->cfg->database_url, DB_ROLE_LISTEN, 0, NULL, 0);
+            PGresult *r = db ? PQexec(db, "LISTEN dockhand") : NULL;
             bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
             if (!ok) {
@@ -428,7 +416,7 @@ int server_run(const struct config *cfg)
     bool notifier_started = false;
     char realm[1024];
 
-    PGconn *db = db_connect(cfg->database_url);
+    PGconn *db = db_connect(cfg->database_url, DB_ROLE_CLI);
     if (!db)
         return 1;
     int have = db_schema_version(db), want = db_schema_expected();

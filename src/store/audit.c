@@ -274,28 +274,13 @@ static bool writer_connect(struct audit_writer *w)
     if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
         return true;
     PQfinish(w->conn);
-    /* Our defaults first, so that the same keywords in conninfo win. */
-    static const char *const keys[] = {"connect_timeout",
-                                       "keepalives_idle",
-                                       "keepalives_interval",
-                                       "keepalives_count",
-                                       "fallback_application_name",
-                                       "dbname",
-                                       NULL};
-    const char *vals[] = {"5", "30", "10", "3", "dockhand-audit", w->conninfo, NULL};
-    w->conn = PQconnectdbParams(keys, vals, 1);
-    if (w->conn)
-        PQsetNoticeProcessor(w->conn, db_notice_to_log, NULL);
-    if (!w->conn || PQstatus(w->conn) != CONNECTION_OK) {
+    char msg[256];
+    w->conn = db_open(w->conninfo, DB_ROLE_AUDIT, 0, msg, sizeof(msg));
+    if (!w->conn) {
         if (!w->down_logged) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "%s", w->conn ? PQerrorMessage(w->conn) : "out of memory");
-            msg[strcspn(msg, "\n")] = '\0';
             log_warn("audit: cannot connect to the database, records wait in memory: %s", msg);
             w->down_logged = true;
         }
-        PQfinish(w->conn);
-        w->conn = NULL;
         return false;
     }
     return true;

@@ -1,6 +1,7 @@
 #include "dockhand/db.h"
 
 #include <inttypes.h>
+#include <libpq-events.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,174 @@ void db_notice_to_log(void *arg, const char *message)
     log_warn("database: %.*s", (int)len, message);
 }
 
-PGconn *db_connect(const char *url)
+/* ---- opening a connection ------------------------------------------------------------- */
+
+static const struct {
+    const char *app;     /* fallback_application_name */
+    const char *options; /* server options appended to the URL's */
+} roles[] = {
+    [DB_ROLE_CLI] = {"dockhand-cli", NULL},
+    /* Statements are prepared once per connection, and PostgreSQL's default (a custom plan
+     * for each of the first executions, and whenever it judges one cheaper) planned the
+     * token lookup at every call, three times the cost of running it. */
+    [DB_ROLE_WORKER] = {"dockhand-worker", "-c plan_cache_mode=force_generic_plan"},
+    [DB_ROLE_API] = {"dockhand-api", NULL}, /* timeouts: built in db_params_init */
+    [DB_ROLE_LISTEN] = {"dockhand-listen", NULL},
+    [DB_ROLE_AUDIT] = {"dockhand-audit", NULL},
+};
+
+/* The server options the URL gives (or PGOPTIONS when it gives none, as libpq would use
+ * it): our explicit "options" keyword would otherwise hide them. NULL for none. */
+static char *given_options(const char *url)
 {
-    PGconn *db = PQconnectdb(url);
-    if (db)
-        PQsetNoticeProcessor(db, db_notice_to_log, NULL);
-    if (!db || PQstatus(db) != CONNECTION_OK) {
-        fprintf(stderr, "dockhand: cannot connect to the database: %s",
-                db ? PQerrorMessage(db) : "out of memory\n");
+    char *out = NULL;
+    /* Only a connection string parses; a bare database name has no options. */
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
+            out = strdup(o->val);
+    PQconninfoFree(opts);
+    if (!out && getenv("PGOPTIONS") && *getenv("PGOPTIONS"))
+        out = strdup(getenv("PGOPTIONS"));
+    return out;
+}
+
+int db_params_init(struct db_params *p, const char *url, enum db_role role, int lock_timeout_ms)
+{
+    char own[160] = "";
+    int n = 0;
+
+    memset(p, 0, sizeof(*p));
+    if (roles[role].options)
+        snprintf(own, sizeof(own), "%s", roles[role].options);
+    if (role == DB_ROLE_API) {
+        int lock = lock_timeout_ms > 0 ? lock_timeout_ms : DB_API_STATEMENT_TIMEOUT_MS;
+        /* A lock wait is part of a statement: never let it outlast the statement. */
+        int stmt = lock > DB_API_STATEMENT_TIMEOUT_MS ? lock : DB_API_STATEMENT_TIMEOUT_MS;
+        snprintf(own, sizeof(own), "-c statement_timeout=%d -c lock_timeout=%d", stmt, lock);
+    }
+    char *given = given_options(url);
+    size_t len = (given ? strlen(given) + 1 : 0) + strlen(own) + 1;
+    p->options = malloc(len);
+    if (!p->options) {
+        free(given);
+        return DH_ERR_NOMEM;
+    }
+    snprintf(p->options, len, "%s%s%s", given ? given : "", given && *own ? " " : "", own);
+    free(given);
+
+    snprintf(p->num[0], sizeof(p->num[0]), "%d", DB_CONNECT_TIMEOUT_S);
+    snprintf(p->num[1], sizeof(p->num[1]), "%d", DB_KEEPALIVES_IDLE_S);
+    snprintf(p->num[2], sizeof(p->num[2]), "%d", DB_KEEPALIVES_INTERVAL_S);
+    snprintf(p->num[3], sizeof(p->num[3]), "%d", DB_KEEPALIVES_COUNT);
+    snprintf(p->num[4], sizeof(p->num[4]), "%d", DB_TCP_USER_TIMEOUT_MS);
+#define PARAM(k, v) (p->keys[n] = (k), p->values[n] = (v), n++)
+    /* Our defaults first: libpq processes the keywords in order and the URL, expanded
+     * where "dbname" stands, overrides what precedes it. */
+    PARAM("connect_timeout", p->num[0]);
+    PARAM("keepalives", "1");
+    PARAM("keepalives_idle", p->num[1]);
+    PARAM("keepalives_interval", p->num[2]);
+    PARAM("keepalives_count", p->num[3]);
+    PARAM("tcp_user_timeout", p->num[4]);
+    PARAM("fallback_application_name", roles[role].app);
+    PARAM("dbname", url);
+    /* After the URL: the URL's own options are already part of this value. An empty
+     * value counts as unset, so PGOPTIONS still applies when nobody gives any. */
+    PARAM("options", p->options);
+#undef PARAM
+    p->keys[n] = p->values[n] = NULL;
+    return 0;
+}
+
+void db_params_deinit(struct db_params *p)
+{
+    if (!p)
+        return;
+    free(p->options);
+    p->options = NULL;
+}
+
+/* What db_exec remembers of a connection's last statement, kept with the connection
+ * (libpq instance data) so that a caller far from the failed statement can tell "the
+ * database did not answer in time" from a fault. */
+struct db_note {
+    char sqlstate[6];
+};
+
+static int db_event(PGEventId id, void *info, void *arg)
+{
+    (void)arg;
+    if (id == PGEVT_CONNDESTROY) {
+        PGEventConnDestroy *e = info;
+        free(PQinstanceData(e->conn, db_event));
+    }
+    return 1;
+}
+
+static void note_result(PGconn *db, const PGresult *res, bool ok)
+{
+    struct db_note *note = db ? PQinstanceData(db, db_event) : NULL;
+    if (!note)
+        return;
+    const char *st = ok ? "" : db_sqlstate(res);
+    /* No SQLSTATE and the connection gone: libpq lost it (08006, connection failure). */
+    if (!ok && !*st && PQstatus(db) != CONNECTION_OK)
+        st = "08006";
+    snprintf(note->sqlstate, sizeof(note->sqlstate), "%s", st);
+}
+
+bool db_unavailable(PGconn *db)
+{
+    const struct db_note *note = db ? PQinstanceData(db, db_event) : NULL;
+    if (!note)
+        return db && PQstatus(db) != CONNECTION_OK;
+    const char *s = note->sqlstate;
+    /* 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout),
+     * 57P01-57P03 the server shutting down or starting, class 08 the connection. */
+    return strcmp(s, "57014") == 0 || strcmp(s, "55P03") == 0 || strncmp(s, "57P0", 4) == 0 ||
+           strncmp(s, "08", 2) == 0;
+}
+
+PGconn *db_open(const char *url, enum db_role role, int lock_timeout_ms, char *why, size_t why_len)
+{
+    struct db_params p;
+    PGconn *db = NULL;
+    struct db_note *note = NULL;
+
+    if (why && why_len)
+        snprintf(why, why_len, "out of memory");
+    if (db_params_init(&p, url, role, lock_timeout_ms) < 0)
+        return NULL;
+    db = PQconnectdbParams(p.keys, p.values, 1);
+    db_params_deinit(&p);
+    if (!db)
+        return NULL;
+    if (PQstatus(db) != CONNECTION_OK) {
+        if (why && why_len) {
+            snprintf(why, why_len, "%s", PQerrorMessage(db));
+            why[strcspn(why, "\n")] = '\0';
+        }
         PQfinish(db);
+        return NULL;
+    }
+    PQsetNoticeProcessor(db, db_notice_to_log, NULL);
+    note = calloc(1, sizeof(*note));
+    if (!note || !PQregisterEventProc(db, db_event, "dockhand", NULL) ||
+        !PQsetInstanceData(db, db_event, note)) {
+        free(note);
+        PQfinish(db);
+        return NULL;
+    }
+    return db;
+}
+
+PGconn *db_connect(const char *url, enum db_role role)
+{
+    char why[512];
+    PGconn *db = db_open(url, role, 0, why, sizeof(why));
+    if (!db) {
+        fprintf(stderr, "dockhand: cannot connect to the database: %s\n", why);
         return NULL;
     }
     PGresult *r = PQexec(db, "SET client_min_messages = warning");
@@ -72,6 +232,7 @@ char *db_bigint_array(const int64_t *ids, size_t n)
 PGresult *db_exec(PGconn *db, ExecStatusType ok, const char *sql, int n, const char *const *params)
 {
     PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    note_result(db, res, PQresultStatus(res) == ok);
     if (PQresultStatus(res) != ok) {
         const char *state = db_sqlstate(res);
         /* Constraint violations are expected answers for callers; others are faults. */
@@ -109,6 +270,7 @@ static int db_simple(PGconn *db, const char *sql)
     PGresult *r = PQexec(db, sql);
     ExecStatusType st = PQresultStatus(r);
     int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : DH_ERR_DB;
+    note_result(db, r, rc == 0);
     if (rc)
         log_error("database: %s: %s", sql, PQerrorMessage(db));
     PQclear(r);

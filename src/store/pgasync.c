@@ -40,8 +40,7 @@ struct pgconn {
 
 struct pgpool {
     struct event_base *base;
-    char *conninfo;
-    char *options; /* the connection's server options, with a generic plan forced */
+    struct db_params params; /* the URL plus db.c's defaults for the worker role */
     int size;
     int timeout_ms;
     struct pgconn *conns;
@@ -301,9 +300,7 @@ static void conn_arm(struct pgconn *c, short what)
 
 static void conn_start(struct pgconn *c)
 {
-    static const char *const keys[] = {"dbname", "options", "fallback_application_name", NULL};
-    const char *const values[] = {c->pool->conninfo, c->pool->options, "dockhand", NULL};
-    c->conn = PQconnectStartParams(keys, values, 1);
+    c->conn = PQconnectStartParams(c->pool->params.keys, c->pool->params.values, 1);
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
         log_warn("database: cannot start a connection: %s",
                  c->conn ? PQerrorMessage(c->conn) : "out of memory");
@@ -384,27 +381,6 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
     dispatch(arg);
 }
 
-/* The server options of conninfo plus a generic plan for every prepared statement: the
- * statements are prepared once per connection, and PostgreSQL's default (a custom plan
- * for each of the first executions, and whenever it judges one cheaper) planned the token
- * lookup at every call, three times the cost of running it. */
-static char *server_options(const char *conninfo)
-{
-    static const char generic[] = "-c plan_cache_mode=force_generic_plan";
-    const char *given = NULL;
-    char *out = NULL;
-    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-    for (PQconninfoOption *o = opts; o && o->keyword; o++)
-        if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
-            given = o->val;
-    size_t n = (given ? strlen(given) + 1 : 0) + sizeof(generic);
-    out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s%s%s", given ? given : "", given ? " " : "", generic);
-    PQconninfoFree(opts);
-    return out;
-}
-
 struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int size, int timeout_ms)
 {
     struct pgpool *pool = calloc(1, sizeof(*pool));
@@ -413,12 +389,11 @@ struct pgpool *pgpool_new(struct event_base *base, const char *conninfo, int siz
     pool->base = base;
     pool->size = size;
     pool->timeout_ms = timeout_ms;
-    pool->conninfo = strdup(conninfo);
-    pool->options = server_options(conninfo);
     pool->conns = calloc((size_t)size, sizeof(*pool->conns));
     pool->kick = event_new(base, -1, 0, kick_cb, pool);
     TAILQ_INIT(&pool->waiting);
-    if (!pool->conninfo || !pool->options || !pool->conns || !pool->kick) {
+    if (db_params_init(&pool->params, conninfo, DB_ROLE_WORKER, 0) < 0 || !pool->conns ||
+        !pool->kick) {
         pgpool_free(pool);
         return NULL;
     }
@@ -439,8 +414,7 @@ void pgpool_free(struct pgpool *pool)
     for (int i = 0; i < pool->nstmts; i++)
         free(pool->stmts[i]);
     free(pool->conns);
-    free(pool->conninfo);
-    free(pool->options);
+    db_params_deinit(&pool->params);
     free(pool);
 }
 
