@@ -39,8 +39,11 @@ struct robotdir_query {
 };
 
 /* The ids of the page, in order (*ids malloc'd, caller frees), and how many robots match
- * in all. Returns 1 when answered, 0 when the directory stands aside (off, too many
- * robots), DH_ERR_DB or DH_ERR_NOMEM when bringing it up to date failed. */
+ * in all. Returns 1 when answered, 0 when the caller should ask PostgreSQL (the directory
+ * is off, stands aside for too many robots, or another list is reading changes it lacks:
+ * a list never waits for another's database read), DH_ERR_DB or DH_ERR_NOMEM when
+ * bringing it up to date failed (what it read is read again by the next list). The
+ * database is read without the directory's lock held. */
 int robotdir_page(struct robotdir *d, PGconn *db, const struct robotdir_query *q, int64_t **ids,
                   size_t *n, int64_t *total) DH_MUST_CHECK;
 

@@ -18,7 +18,9 @@ struct rd_entry {
 };
 
 struct robotdir {
-    /* The entries, sorted by (name, id); held for a whole list, loads included. */
+    /* The entries, sorted by (name, id). Held to plan a refresh, to apply one and to
+     * answer from memory; never across a database read (a stalled read would hold every
+     * list behind it). */
     pthread_mutex_t mu;
     struct rd_entry *e;
     size_t n, cap;
@@ -26,12 +28,15 @@ struct robotdir {
     uint64_t loaded_ms;      /* when the last full load began */
     uint64_t aside_until_ms; /* too many robots: the list asks PostgreSQL until then */
     uint64_t ttl_ms;
+    uint64_t applied; /* every change numbered up to this is in the entries */
+    bool refreshing;  /* one list reads the database for the directory; at most one */
 
-    /* What changed since: taken by the next list. Never held across a query. */
+    /* What changed since: taken by the list that refreshes. Never held across a query. */
     pthread_mutex_t pmu;
     int64_t pending[ROBOTDIR_PENDING_MAX];
     size_t npending;
-    bool reload; /* a full reload is due (invalidated, or too many pending) */
+    bool reload;  /* a full reload is due (invalidated, or too many pending) */
+    uint64_t seq; /* changes announced so far (robotdir_changed, robotdir_invalidate) */
 };
 
 static uint64_t now_ms(void)
@@ -86,6 +91,7 @@ void robotdir_changed(struct robotdir *d, int64_t id)
         d->pending[d->npending++] = id;
     else
         d->reload = true;
+    d->seq++;
     pthread_mutex_unlock(&d->pmu);
 }
 
@@ -96,6 +102,7 @@ void robotdir_invalidate(struct robotdir *d)
     pthread_mutex_lock(&d->pmu);
     d->reload = true;
     d->npending = 0;
+    d->seq++;
     pthread_mutex_unlock(&d->pmu);
 }
 
@@ -277,81 +284,129 @@ static struct robotdir_row *rows_of(PGresult *res, size_t *n)
 
 #define RD_COLUMNS "SELECT id, name, level = 'project', coalesce(project_id, 0) FROM robots"
 
-/* Under mu: everything again. At most cap + 1 rows are read: one more says "too many". */
-static int load_all(struct robotdir *d, PGconn *db)
+/* What a list must read before the directory can answer it. */
+struct rd_work {
+    bool all;                          /* everything again */
+    bool was_reload;                   /* the reload flag was taken */
+    uint64_t seq;                      /* the changes covered, once read */
+    int64_t ids[ROBOTDIR_PENDING_MAX]; /* else: these robots again */
+    size_t nids;
+    uint64_t began; /* when the read began */
+};
+
+enum rd_plan {
+    RD_ANSWER, /* the entries are up to date: answer from memory */
+    RD_ASK_PG, /* the directory stands aside, or is being refreshed by another list */
+    RD_READ,   /* this list reads the database (w says what) and applies it */
+};
+
+/* Under mu: what this list does. A list never waits for another's database read: while
+ * one is in flight, a list answers from memory when no change is missing from it (a due
+ * TTL reload can wait), else asks PostgreSQL itself. Only one list reads at a time, so
+ * reads are applied in the order they were taken and none undoes a newer one. */
+static enum rd_plan plan(struct robotdir *d, struct rd_work *w)
 {
-    char limit[24];
-    snprintf(limit, sizeof(limit), "%zu", d->cap + 1);
-    const char *p[] = {limit};
-    uint64_t began = now_ms();
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK, RD_COLUMNS " LIMIT $1::bigint", 1, p);
-    if (!res)
-        return DH_ERR_DB;
-    uint64_t queried = now_ms();
-    size_t n;
-    struct robotdir_row *rows = rows_of(res, &n);
-    int rc = rows ? load_rows_locked(d, rows, n) : DH_ERR_NOMEM;
-    if (rc == 0 && d->loaded) {
-        d->loaded_ms = began;
-        log_debug("robot list: %zu robots loaded in %" PRIu64 " ms (%" PRIu64 " ms the query)", n,
-                  now_ms() - began, queried - began);
+    uint64_t now = now_ms();
+    enum rd_plan p = RD_ANSWER;
+
+    pthread_mutex_lock(&d->pmu);
+    if (d->refreshing) {
+        p = d->loaded && d->applied == d->seq ? RD_ANSWER : RD_ASK_PG;
+    } else if (!d->loaded && now < d->aside_until_ms && !d->reload) {
+        /* Too many robots, not yet time to look again; the next load reads all anyway. */
+        d->npending = 0;
+        p = RD_ASK_PG;
+    } else if (d->reload || !d->loaded || now - d->loaded_ms >= d->ttl_ms) {
+        w->all = true;
+        w->was_reload = d->reload;
+        p = RD_READ;
+    } else if (d->npending) {
+        w->all = false;
+        w->was_reload = false;
+        memcpy(w->ids, d->pending, d->npending * sizeof(*w->ids));
+        w->nids = sort_ids(w->ids, d->npending);
+        p = RD_READ;
+    } else {
+        d->applied = d->seq; /* nothing pending: every change is in */
     }
-    free(rows);
-    PQclear(res);
-    return rc;
+    if (p == RD_READ) {
+        /* Taken before the read: a change committed during it is either seen by it or
+         * still pending for the next list (reading a robot again is harmless). */
+        w->seq = d->seq;
+        d->npending = 0;
+        d->reload = false;
+        d->refreshing = true;
+    }
+    pthread_mutex_unlock(&d->pmu);
+    w->began = now;
+    return p;
 }
 
-/* Under mu: the robots named since, read again (ids sorted and distinct). */
-static int load_some(struct robotdir *d, PGconn *db, const int64_t *ids, size_t nids)
+/* Without mu: the rows w asks for. */
+static PGresult *read_rows(struct robotdir *d, PGconn *db, const struct rd_work *w)
 {
-    char *lit = db_bigint_array(ids, nids);
+    if (w->all) {
+        /* At most cap + 1 rows: one more says "too many". */
+        char limit[24];
+        snprintf(limit, sizeof(limit), "%zu", d->cap + 1);
+        const char *p[] = {limit};
+        return db_exec(db, PGRES_TUPLES_OK, RD_COLUMNS " LIMIT $1::bigint", 1, p);
+    }
+    char *lit = db_bigint_array(w->ids, w->nids);
     if (!lit)
-        return DH_ERR_NOMEM;
+        return NULL;
     const char *p[] = {lit};
     PGresult *res = db_exec(db, PGRES_TUPLES_OK, RD_COLUMNS " WHERE id = ANY ($1::bigint[])", 1, p);
     free(lit);
-    if (!res)
-        return DH_ERR_DB;
-    size_t n;
-    struct robotdir_row *rows = rows_of(res, &n);
-    int rc = rows ? patch_rows_locked(d, ids, nids, rows, n) : DH_ERR_NOMEM;
-    free(rows);
-    PQclear(res);
-    return rc;
+    return res;
 }
 
-/* Under mu: brings the directory up to date. The pending changes are taken before the
- * database is read, so a change committed during the read is either seen by it or still
- * pending for the next list (reading a robot again is harmless). */
-static int refresh(struct robotdir *d, PGconn *db)
+/* Under mu: what was taken goes back, for the next list to read (the entries are as they
+ * were, consistent with d->applied). */
+static void give_back(struct robotdir *d, const struct rd_work *w)
 {
-    int64_t ids[ROBOTDIR_PENDING_MAX];
     pthread_mutex_lock(&d->pmu);
-    size_t nids = d->npending;
-    bool reload = d->reload;
-    memcpy(ids, d->pending, nids * sizeof(*ids));
-    d->npending = 0;
-    d->reload = false;
-    pthread_mutex_unlock(&d->pmu);
-
-    uint64_t now = now_ms();
-    int rc;
-    if (!d->loaded && now < d->aside_until_ms && !reload)
-        return 0; /* too many robots, not yet time to look again */
-    if (!d->loaded || reload || now - d->loaded_ms >= d->ttl_ms)
-        rc = load_all(d, db);
-    else if (nids)
-        rc = load_some(d, db, ids, sort_ids(ids, nids));
-    else
-        return 0;
-    if (rc < 0) {
-        /* What was taken is lost: start over next time. */
-        entries_free(d->e, d->n);
-        d->e = NULL;
-        d->n = 0;
-        d->loaded = false;
-        d->aside_until_ms = 0;
+    if (w->was_reload || (!w->all && d->npending + w->nids > ROBOTDIR_PENDING_MAX)) {
+        d->reload = true;
+    } else if (!w->all) {
+        memcpy(d->pending + d->npending, w->ids, w->nids * sizeof(*w->ids));
+        d->npending += w->nids;
     }
+    pthread_mutex_unlock(&d->pmu);
+}
+
+/* Reads what w asks for without mu, then applies it under mu (which it returns holding). */
+static int refresh(struct robotdir *d, PGconn *db, struct rd_work *w)
+{
+    pthread_mutex_unlock(&d->mu);
+    PGresult *res = read_rows(d, db, w);
+    uint64_t queried = now_ms();
+    size_t n = 0;
+    struct robotdir_row *rows = res ? rows_of(res, &n) : NULL;
+    pthread_mutex_lock(&d->mu);
+
+    int rc = !res ? DH_ERR_DB : !rows ? DH_ERR_NOMEM : 0;
+    if (rc == 0 && w->all)
+        rc = load_rows_locked(d, rows, n);
+    else if (rc == 0)
+        rc = d->loaded ? patch_rows_locked(d, w->ids, w->nids, rows, n) : 0;
+    if (rc == 0) {
+        pthread_mutex_lock(&d->pmu);
+        d->applied = w->seq;
+        pthread_mutex_unlock(&d->pmu);
+        if (w->all && d->loaded) {
+            d->loaded_ms = w->began;
+            log_debug("robot list: %zu robots loaded in %" PRIu64 " ms (%" PRIu64 " ms the query)",
+                      n, now_ms() - w->began, queried - w->began);
+        }
+    } else {
+        give_back(d, w);
+    }
+    pthread_mutex_lock(&d->pmu);
+    d->refreshing = false;
+    pthread_mutex_unlock(&d->pmu);
+    free(rows);
+    PQclear(res);
     return rc;
 }
 
@@ -433,10 +488,22 @@ int robotdir_page(struct robotdir *d, PGconn *db, const struct robotdir_query *q
     *total = 0;
     if (!d || d->cap == 0)
         return 0;
+    struct rd_work *w = malloc(sizeof(*w));
+    if (!w)
+        return DH_ERR_NOMEM;
     pthread_mutex_lock(&d->mu);
-    int rc = refresh(d, db);
-    if (rc == 0)
-        rc = query_locked(d, q, ids, n, total);
+    int rc = 0;
+    switch (plan(d, w)) {
+    case RD_ASK_PG:
+        break;
+    case RD_READ:
+        rc = refresh(d, db, w);
+        /* fall through */
+    case RD_ANSWER:
+        if (rc == 0)
+            rc = query_locked(d, q, ids, n, total);
+    }
     pthread_mutex_unlock(&d->mu);
+    free(w);
     return rc;
 }
