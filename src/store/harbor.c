@@ -42,8 +42,10 @@ struct row {
     json_int_t harbor_id;
     const char *harbor_name;
     char stored[NAME_MAX_LEN + 1]; /* dockhand's stored name */
-    const char *level;             /* dockhand's level */
-    const char *project;           /* a project robot's project, else NULL */
+    /* The login name, as the database's rule gives it (sql/007), once stored or found. */
+    char login[PREFIX_MAX_LEN + NAME_MAX_LEN + 1];
+    const char *level;   /* dockhand's level */
+    const char *project; /* a project robot's project, else NULL */
     bool project_public;
     bool legacy;
     bool disabled;
@@ -569,11 +571,14 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
 {
     const char *p1[] = {r->stored, r->hash};
     PGresult *res = db_exec(ctx->db, PGRES_TUPLES_OK,
-                            "SELECT secret_hash = $2 FROM robots WHERE name = $1", 2, p1);
+                            "SELECT secret_hash = $2, dockhand_robot_full_name(name, legacy)"
+                            " FROM robots WHERE name = $1",
+                            2, p1);
     if (!res)
         return internal(err);
     if (PQntuples(res) > 0) {
         bool same = PQgetvalue(res, 0, 0)[0] == 't';
+        snprintf(r->login, sizeof(r->login), "%s", PQgetvalue(res, 0, 1));
         PQclear(res);
         if (!same)
             return svc_fail(err, SVC_CONFLICT,
@@ -614,7 +619,8 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
                   " duration, expires_at, disabled, legacy, creation_time)"
                   " VALUES ($1, $2, $3, $4::bigint, $5, $6::integer, $7::bigint, $8::boolean,"
                   "  $9::boolean, coalesce(to_timestamp($10::bigint), now()))"
-                  " ON CONFLICT (name) DO NOTHING RETURNING id",
+                  " ON CONFLICT (name) DO NOTHING"
+                  " RETURNING id, dockhand_robot_full_name(name, legacy)",
                   10, p2);
     free(description);
     if (!res)
@@ -629,6 +635,7 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
     }
     char id[24];
     snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(r->login, sizeof(r->login), "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     rc = perms_store(ctx, r, id, err);
     if (rc < 0)
@@ -639,16 +646,12 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
     return 0;
 }
 
-static json_t *row_json(const struct row *r, const char *prefix)
+static json_t *row_json(const struct row *r)
 {
     static const char *const status[] = {"created", "unchanged", "skipped"};
-    char login[PREFIX_MAX_LEN + NAME_MAX_LEN + 1];
+    const char *login = r->skip_reason ? r->harbor_name : r->login;
     json_t *o;
 
-    if (r->skip_reason)
-        snprintf(login, sizeof(login), "%s", r->harbor_name);
-    else
-        snprintf(login, sizeof(login), "%s%s", r->legacy ? LEGACY_PREFIX : prefix, r->stored);
     o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:b, s:I}", "row", (json_int_t)r->index, "harbor_id",
                   r->harbor_id, "harbor_name", r->harbor_name, "name", login, "status",
                   status[r->status], "legacy", r->legacy, "permissions_skipped",
@@ -661,12 +664,11 @@ static json_t *row_json(const struct row *r, const char *prefix)
 }
 
 /* The report's details, after a successful commit. */
-static json_t *details_build(const struct row *rows, size_t n, const char *prefix,
-                             struct import_ctx *ctx)
+static json_t *details_build(const struct row *rows, size_t n, struct import_ctx *ctx)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++) {
-        if (json_array_append_new(list, row_json(&rows[i], prefix)) < 0) {
+        if (json_array_append_new(list, row_json(&rows[i])) < 0) {
             json_decref(list);
             list = NULL;
         }
@@ -677,17 +679,6 @@ static json_t *details_build(const struct row *rows, size_t n, const char *prefi
                      "permissions_on_missing_projects", (json_int_t)ctx->missing_project_pairs);
 }
 
-static int prefix_get(PGconn *db, char prefix[PREFIX_MAX_LEN + 1])
-{
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "SELECT value FROM settings WHERE key = 'robot_name_prefix'", 0, NULL);
-    if (!res)
-        return DH_ERR_DB;
-    snprintf(prefix, PREFIX_MAX_LEN + 1, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-    PQclear(res);
-    return 0;
-}
-
 int harbor_import(PGconn *db, const char *json_text, size_t len,
                   struct harbor_import_report *report, struct svc_err *err)
 {
@@ -695,7 +686,6 @@ int harbor_import(PGconn *db, const char *json_text, size_t len,
     struct row *rows = NULL;
     json_t *doc = NULL, *list;
     json_error_t jerr;
-    char prefix[PREFIX_MAX_LEN + 1];
     size_t n = 0;
     int rc = 0;
     bool in_tx = false;
@@ -750,10 +740,6 @@ int harbor_import(PGconn *db, const char *json_text, size_t len,
         goto out;
     }
     in_tx = true;
-    if (prefix_get(db, prefix) < 0) {
-        rc = internal(err);
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         if (rows[i].skip_reason) {
             report->robots_skipped++;
@@ -769,7 +755,7 @@ int harbor_import(PGconn *db, const char *json_text, size_t len,
         goto out;
     }
     /* Imported: a report without details (out of memory) is still a success. */
-    report->details = details_build(rows, n, prefix, &ctx);
+    report->details = details_build(rows, n, &ctx);
 out:
     if (in_tx)
         db_rollback(db);

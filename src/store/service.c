@@ -15,9 +15,7 @@
 #define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define ROBOT_COLUMNS                                                                              \
-    "r.id, r.name,"                                                                                \
-    " CASE WHEN r.legacy THEN 'robot$' ELSE"                                                       \
-    " (SELECT value FROM settings WHERE key = 'robot_name_prefix') END || r.name,"                 \
+    "r.id, r.name, dockhand_robot_full_name(r.name, r.legacy),"                                    \
     " r.description, r.level, coalesce(r.project_id, 0), r.duration, r.expires_at,"                \
     " r.disabled, r.legacy, " TS_SQL("r.creation_time") ", " TS_SQL("r.update_time") ", " TS_SQL(  \
         "r.last_used")
@@ -260,9 +258,8 @@ int robot_find(PGconn *db, const char *ref, struct robot *out, struct svc_err *e
     if (all_digits(ref))
         return robot_get(db, strtoll(ref, NULL, 10), out, err);
     return robot_fetch(db,
-                       "r.name = $1 OR (CASE WHEN r.legacy THEN 'robot$' ELSE"
-                       " (SELECT value FROM settings WHERE key = 'robot_name_prefix') END"
-                       " || r.name) = $1 ORDER BY r.name = $1 DESC LIMIT 1",
+                       "r.name = $1 OR dockhand_robot_full_name(r.name, r.legacy) = $1"
+                       " ORDER BY r.name = $1 DESC LIMIT 1",
                        ref, out, err);
 }
 
@@ -934,8 +931,14 @@ int settings_get(PGconn *db, const char *key, char **value, struct svc_err *err)
     if (!settings_known(key))
         return svc_fail(err, SVC_BAD_REQUEST, "unknown setting %.64s", key);
     const char *p[] = {key};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK, "SELECT value FROM settings WHERE key = $1", 1, p);
-    if (!res || PQntuples(res) == 0) {
+    /* The prefix as the login-name rule reads it (sql/007): its default when the row is
+     * missing, so that the page's preview and the names robots log in with agree. */
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "SELECT CASE WHEN $1 = 'robot_name_prefix'"
+                            " THEN dockhand_robot_name_prefix()"
+                            " ELSE (SELECT value FROM settings WHERE key = $1) END",
+                            1, p);
+    if (!res || PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
         PQclear(res);
         return internal(err);
     }
