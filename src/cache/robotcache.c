@@ -6,6 +6,8 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "dockhand/clock.h"
+
 struct rc_proj {
     char *name;
     unsigned bits;
@@ -29,13 +31,6 @@ struct robotcache {
     struct rc_entry **by_name, **by_id;
     TAILQ_HEAD(rc_lru, rc_entry) lru;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static size_t hash_name(const struct robotcache *rc, const char *s)
 {
@@ -187,7 +182,7 @@ bool robotcache_get(struct robotcache *rc, const char *login, int64_t id,
     struct rc_entry *e = login ? find_name(rc, login) : find_id(rc, id);
     if (!e)
         goto out;
-    if (!fresh(rc, e, now_ms())) {
+    if (!fresh(rc, e, clock_mono_ms())) {
         entry_remove(rc, e);
         goto out;
     }
@@ -287,7 +282,7 @@ void robotcache_put(struct robotcache *rc, uint64_t gen, const struct rc_robot *
 {
     if (rc->cap == 0)
         return;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     pthread_mutex_lock(&rc->lock);
     if (gen != rc->gen)
         goto out;

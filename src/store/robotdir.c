@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dockhand/clock.h"
 #include "dockhand/db.h"
 #include "dockhand/log.h"
 
@@ -38,13 +39,6 @@ struct robotdir {
     bool reload;  /* a full reload is due (invalidated, or too many pending) */
     uint64_t seq; /* changes announced so far (robotdir_changed, robotdir_invalidate) */
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct robotdir *robotdir_new(size_t cap, int ttl_ms)
 {
@@ -164,7 +158,7 @@ static void stand_aside(struct robotdir *d)
     d->e = NULL;
     d->n = 0;
     d->loaded = false;
-    d->aside_until_ms = now_ms() + d->ttl_ms;
+    d->aside_until_ms = clock_mono_ms() + d->ttl_ms;
     log_info("robot list: more than %zu robots, lists are filtered by the database", d->cap);
 }
 
@@ -234,7 +228,7 @@ int robotdir_load_rows(struct robotdir *d, const struct robotdir_row *rows, size
     pthread_mutex_lock(&d->mu);
     int rc = load_rows_locked(d, rows, n);
     if (rc == 0 && d->loaded)
-        d->loaded_ms = now_ms();
+        d->loaded_ms = clock_mono_ms();
     pthread_mutex_unlock(&d->mu);
     return rc;
 }
@@ -306,7 +300,7 @@ enum rd_plan {
  * reads are applied in the order they were taken and none undoes a newer one. */
 static enum rd_plan plan(struct robotdir *d, struct rd_work *w)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     enum rd_plan p = RD_ANSWER;
 
     pthread_mutex_lock(&d->pmu);
@@ -380,7 +374,7 @@ static int refresh(struct robotdir *d, PGconn *db, struct rd_work *w)
 {
     pthread_mutex_unlock(&d->mu);
     PGresult *res = read_rows(d, db, w);
-    uint64_t queried = now_ms();
+    uint64_t queried = clock_mono_ms();
     size_t n = 0;
     struct robotdir_row *rows = res ? rows_of(res, &n) : NULL;
     pthread_mutex_lock(&d->mu);
@@ -397,7 +391,7 @@ static int refresh(struct robotdir *d, PGconn *db, struct rd_work *w)
         if (w->all && d->loaded) {
             d->loaded_ms = w->began;
             log_debug("robot list: %zu robots loaded in %" PRIu64 " ms (%" PRIu64 " ms the query)",
-                      n, now_ms() - w->began, queried - w->began);
+                      n, clock_mono_ms() - w->began, queried - w->began);
         }
     } else {
         give_back(d, w);
