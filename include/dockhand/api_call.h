@@ -1,5 +1,5 @@
 /* One admin API request as its handler sees it, and what every handler uses to answer
- * it: JSON replies, errors, headers, paging, the body and q values. Handlers run on an
+ * it: JSON replies, errors, headers, paging and the body. Handlers run on an
  * API thread (api.h) with a blocking database connection in c->db. */
 #pragma once
 #include <event2/http.h>
@@ -62,10 +62,6 @@ bool api_paging(struct api_call *c, int64_t *page, int64_t *page_size);
 
 /* Sets X-Total-Count and Link (prev/next, keeping the other query parameters). */
 void api_page_headers(struct api_call *c, int64_t total, int64_t page, int64_t page_size);
-
-/* Percent-decodes one q value in place (Harbor unescapes q values after splitting).
- * False after answering 400. */
-bool api_q_unescape(struct api_call *c, char *value);
 
 /* The request body as a JSON object; false after answering 400. */
 bool api_body_object(struct api_call *c, json_t **out);

@@ -1,5 +1,5 @@
 /* What every admin API handler uses: the reply (JSON, errors, headers), paging, the
- * request body and q values (api_call.h). */
+ * request body (api_call.h); q and sort are parsed by query.h. */
 #include "dockhand/api_call.h"
 
 #include <inttypes.h>
@@ -12,7 +12,6 @@
 #include <openssl/crypto.h>
 
 #include "dockhand/db.h"
-#include "dockhand/encoding.h"
 #include "dockhand/log.h"
 #include "dockhand/service.h"
 
@@ -167,17 +166,6 @@ void api_page_headers(struct api_call *c, int64_t total, int64_t page, int64_t p
         page_link(c, page + 1, page_size, "next", link, sizeof(link), &len);
     if (len)
         api_header(c, "Link", link);
-}
-
-bool api_q_unescape(struct api_call *c, char *value)
-{
-    size_t len = strlen(value), out = 0;
-    if (pct_decode(value, len, false, value, &out) < 0 || !utf8_valid(value, out)) {
-        api_error(c, 400, "BAD_REQUEST", "q: malformed value");
-        return false;
-    }
-    value[out] = '\0';
-    return true;
 }
 
 bool api_body_object(struct api_call *c, json_t **out)

@@ -8,6 +8,7 @@
 #include "dockhand/api_projects.h"
 
 #include "dockhand/api_call.h"
+#include "dockhand/query.h"
 #include "dockhand/service.h"
 
 static void projects_create(struct api_call *c)
@@ -67,31 +68,35 @@ static void projects_list(struct api_call *c)
     struct project *list = NULL;
     size_t n = 0;
     struct svc_err err = {0};
-    char *qcopy = NULL;
+    struct query q = {0};
+    char why[QUERY_ERR_LEN];
 
     if (!api_paging(c, &page, &page_size))
         return;
     const char *name = form_get(&c->query, "name");
-    const char *q = form_get(&c->query, "q");
-    if (q) {
+    const char *qs = form_get(&c->query, "q");
+    if (qs) {
+        int rc = query_parse(&q, qs, strlen(qs), why);
+        if (rc == DH_ERR_NOMEM) {
+            api_error(c, 500, "INTERNAL", "out of memory");
+            goto out;
+        }
+        if (rc < 0) {
+            api_error(c, 400, "BAD_REQUEST", "q: %s", why);
+            goto out;
+        }
         /* name=~part or name=exact (exact is treated as a substring match too). */
-        if (strncmp(q, "name=", 5) != 0 || strchr(q, ',')) {
+        if (q.n != 1 || strcmp(q.t[0].key, "name") != 0 ||
+            (q.t[0].kind != QUERY_EXACT && q.t[0].kind != QUERY_FUZZY)) {
             api_error(c, 400, "BAD_REQUEST", "q: only name=~part or name=value is supported");
-            return;
+            goto out;
         }
-        qcopy = strdup(q[5] == '~' ? q + 6 : q + 5);
-        if (!qcopy || !api_q_unescape(c, qcopy)) {
-            if (!qcopy)
-                api_error(c, 500, "INTERNAL", "out of memory");
-            free(qcopy);
-            return;
-        }
-        name = qcopy;
+        name = q.t[0].v[0];
     }
     if (project_list(c->db, name && *name ? name : NULL, page, page_size, &list, &n, &total, &err) <
         0) {
         api_svc_error(c, &err);
-        return;
+        goto out;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
@@ -99,6 +104,9 @@ static void projects_list(struct api_call *c)
     project_list_free(list, n);
     api_page_headers(c, total, page, page_size);
     api_json(c, 200, arr);
+out:
+    /* name may point into q. */
+    query_deinit(&q);
 }
 
 void api_projects(struct api_call *c, const char *rest)

@@ -11,6 +11,7 @@
 
 #include "dockhand/api_call.h"
 #include "dockhand/http.h"
+#include "dockhand/query.h"
 #include "dockhand/service.h"
 
 /* Permission entries parsed from a request, pointing into its JSON document. */
@@ -115,36 +116,28 @@ static bool parse_id(const char *rest, int64_t *id)
     return true;
 }
 
-/* The q grammar: comma-separated key=value or key=~value. */
-static bool robot_filter_parse(struct api_call *c, char *q, struct robot_filter *f)
+/* The keys of a robot list's q (query.h): name exact or fuzzy, Level and ProjectID exact,
+ * keys ignoring case as Harbor's do. The values point into q's buffer. */
+static bool robot_filter_parse(struct api_call *c, const struct query *q, struct robot_filter *f)
 {
-    for (char *save = NULL, *cond = strtok_r(q, ",", &save); cond;
-         cond = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(cond, '=');
-        if (!eq) {
-            api_error(c, 400, "BAD_REQUEST", "q: expected key=value or key=~value");
-            return false;
-        }
-        *eq = '\0';
-        char *value = eq + 1;
-        bool fuzzy = *value == '~';
-        if (fuzzy)
-            value++;
-        if (!api_q_unescape(c, value))
-            return false;
-        if (strcasecmp(cond, "name") == 0) {
+    for (size_t i = 0; i < q->n; i++) {
+        const struct query_term *t = &q->t[i];
+        const char *value = t->v[0];
+        bool fuzzy = t->kind == QUERY_FUZZY, single = fuzzy || t->kind == QUERY_EXACT;
+        if (strcasecmp(t->key, "name") == 0 && single) {
             if (fuzzy)
                 f->name_part = value;
             else
                 f->name_exact = value;
-        } else if (strcasecmp(cond, "level") == 0 && !fuzzy) {
+        } else if (strcasecmp(t->key, "level") == 0 && t->kind == QUERY_EXACT) {
             if (strcmp(value, "system") != 0 && strcmp(value, "project") != 0) {
                 api_error(c, 400, "BAD_REQUEST", "q: Level is system or project");
                 return false;
             }
             f->level = value;
-        } else if ((strcasecmp(cond, "projectid") == 0 || strcasecmp(cond, "project_id") == 0) &&
-                   !fuzzy) {
+        } else if ((strcasecmp(t->key, "projectid") == 0 ||
+                    strcasecmp(t->key, "project_id") == 0) &&
+                   t->kind == QUERY_EXACT) {
             char *end;
             long long v = strtoll(value, &end, 10);
             if (!*value || *end || v < 1) {
@@ -152,12 +145,15 @@ static bool robot_filter_parse(struct api_call *c, char *q, struct robot_filter 
                 return false;
             }
             f->project_id = v;
-        } else if (strcasestr(cond, "secret") || strcasestr(cond, "salt") ||
-                   strcasestr(cond, "hash")) {
+        } else if (strcasestr(t->key, "secret") || strcasestr(t->key, "salt") ||
+                   strcasestr(t->key, "hash")) {
             api_error(c, 400, "BAD_REQUEST", "q: secrets cannot be searched");
             return false;
         } else {
-            api_error(c, 400, "BAD_REQUEST", "q: unknown key %.60s (name, Level, ProjectID)", cond);
+            api_error(c, 400, "BAD_REQUEST",
+                      "q: unknown key or form %s (name=value, name=~part, Level=value, "
+                      "ProjectID=value)",
+                      t->key);
             return false;
         }
     }
@@ -166,12 +162,18 @@ static bool robot_filter_parse(struct api_call *c, char *q, struct robot_filter 
 
 static void robots_list(struct api_call *c)
 {
+    /* The store's order columns: the sort is checked here so that a bad one is a 400 in
+     * the same words as a bad q. */
+    static const char *const sortable[] = {"name", "creation_time", "expires_at", "update_time",
+                                           "id"};
     struct robot_filter f = {0};
     struct svc_err err = {0};
     struct robot *list = NULL;
     size_t n = 0;
     int64_t total = 0;
-    char *q = NULL;
+    struct query q = {0};
+    struct query_sort order;
+    char why[QUERY_ERR_LEN];
 
     if (!api_paging(c, &f.page, &f.page_size))
         return;
@@ -181,11 +183,31 @@ static void robots_list(struct api_call *c)
         api_error(c, 400, "BAD_REQUEST", "sort: secrets cannot be sorted by");
         return;
     }
+    if (sort) {
+        if (query_sort_parse(&order, sort, strlen(sort), sortable, DH_ARRAY_SIZE(sortable), why) <
+            0) {
+            api_error(c, 400, "BAD_REQUEST", "sort: %s", why);
+            return;
+        }
+        /* The store orders by one column (and the id). */
+        if (order.n > 1) {
+            api_error(c, 400, "BAD_REQUEST", "sort: one column at a time");
+            return;
+        }
+    }
     f.sort = sort;
     const char *qs = form_get(&c->query, "q");
     if (qs) {
-        q = strdup(qs);
-        if (!q || !robot_filter_parse(c, q, &f))
+        int rc = query_parse(&q, qs, strlen(qs), why);
+        if (rc == DH_ERR_NOMEM) {
+            api_error(c, 500, "INTERNAL", "out of memory");
+            goto out;
+        }
+        if (rc < 0) {
+            api_error(c, 400, "BAD_REQUEST", "q: %s", why);
+            goto out;
+        }
+        if (!robot_filter_parse(c, &q, &f))
             goto out;
     }
     f.dir = c->st->rdir;
@@ -200,7 +222,7 @@ static void robots_list(struct api_call *c)
     api_json(c, 200, arr);
 out:
     robot_list_free(list, n);
-    free(q);
+    query_deinit(&q);
 }
 
 static void robots_create(struct api_call *c)

@@ -3,15 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "dockhand/api_system.h"
 
 #include "dockhand/api_call.h"
 #include "dockhand/audit.h"
 #include "dockhand/db.h"
+#include "dockhand/query.h"
 #include "dockhand/service.h"
+#include "dockhand/timefmt.h"
 
 /* Which settings are integers in the API (the other is a string). */
 static bool setting_is_int(const char *key)
@@ -117,90 +117,48 @@ void api_permissions(struct api_call *c, const char *rest)
     api_json(c, 200, permissions_to_json());
 }
 
-/* RFC 3339 ("2026-01-02T03:04:05Z"), "2026-01-02 03:04:05", a date, or Unix seconds. */
-static bool time_parse(const char *s, int64_t *out)
+/* One bound of op_time=[from~to]; "" leaves it open. */
+static bool op_time_bound(struct api_call *c, const char *s, int64_t *out)
 {
-    static const char *const formats[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S",
-                                          "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"};
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s && !*end) {
-        *out = v;
-        return true;
+    const char *why;
+    if (*s && timefmt_parse(s, strlen(s), out, &why) < 0) {
+        api_error(c, 400, "BAD_REQUEST", "q: op_time: %s", why);
+        return false;
     }
-    for (size_t i = 0; i < DH_ARRAY_SIZE(formats); i++) {
-        struct tm tm = {0};
-        const char *e = strptime(s, formats[i], &tm);
-        if (e && !*e) {
-            *out = (int64_t)timegm(&tm);
-            return true;
-        }
-    }
-    return false;
+    return true;
 }
 
-/* operation=x, resource_type=x, resource=~x, username=x, op_time=[from~to]. */
-static bool audit_filter_parse(struct api_call *c, char *q, struct audit_filter *f)
+/* The keys of an audit list's q (query.h), as Harbor names them: operation, resource_type
+ * and username exact, resource a substring (=x or =~x), op_time=[from~to] in the time
+ * grammar of timefmt.h. The values point into q's buffer. */
+static bool audit_filter_parse(struct api_call *c, const struct query *q, struct audit_filter *f)
 {
-    char *cond = q;
-    while (cond && *cond) {
-        char *next = NULL;
-        char *eq = strchr(cond, '=');
-        if (!eq) {
-            api_error(c, 400, "BAD_REQUEST", "q: expected key=value");
-            return false;
-        }
-        *eq = '\0';
-        char *value = eq + 1;
-        if (*value == '[') {
-            char *close = strchr(value, ']');
-            if (!close) {
-                api_error(c, 400, "BAD_REQUEST", "q: unclosed [range]");
-                return false;
-            }
-            *close = '\0';
-            next = close[1] == ',' ? close + 2 : close + 1;
-        } else {
-            char *comma = strchr(value, ',');
-            if (comma) {
-                *comma = '\0';
-                next = comma + 1;
-            }
-        }
-        bool fuzzy = *value == '~';
-        if (fuzzy)
-            value++;
-        if (*value != '[' && !api_q_unescape(c, value))
-            return false;
-        if (strcmp(cond, "operation") == 0 && !fuzzy) {
+    for (size_t i = 0; i < q->n; i++) {
+        const struct query_term *t = &q->t[i];
+        const char *value = t->v[0];
+        if (strcmp(t->key, "operation") == 0 && t->kind == QUERY_EXACT) {
             f->operation = value;
-        } else if (strcmp(cond, "resource_type") == 0 && !fuzzy) {
+        } else if (strcmp(t->key, "resource_type") == 0 && t->kind == QUERY_EXACT) {
             f->resource_type = value;
-        } else if (strcmp(cond, "resource") == 0) {
+        } else if (strcmp(t->key, "resource") == 0 &&
+                   (t->kind == QUERY_EXACT || t->kind == QUERY_FUZZY)) {
             f->resource = value;
-        } else if (strcmp(cond, "username") == 0 && !fuzzy) {
+        } else if (strcmp(t->key, "username") == 0 && t->kind == QUERY_EXACT) {
             f->username = value;
-        } else if (strcmp(cond, "op_time") == 0 && value[0] == '[') {
-            char *tilde = strchr(value + 1, '~');
-            if (!tilde) {
+        } else if (strcmp(t->key, "op_time") == 0) {
+            if (t->kind != QUERY_RANGE) {
                 api_error(c, 400, "BAD_REQUEST", "q: op_time=[from~to]");
                 return false;
             }
-            *tilde = '\0';
-            if ((value[1] && !time_parse(value + 1, &f->from)) ||
-                (tilde[1] && !time_parse(tilde + 1, &f->to))) {
-                api_error(c, 400, "BAD_REQUEST",
-                          "q: op_time bounds are RFC 3339 times, dates or Unix seconds");
+            if (!op_time_bound(c, t->v[0], &f->from) || !op_time_bound(c, t->v[1], &f->to))
                 return false;
-            }
         } else {
             api_error(c, 400, "BAD_REQUEST",
-                      "q: unknown key %.60s (operation, resource_type, resource, username, "
-                      "op_time)",
-                      cond);
+                      "q: unknown key or form %s (operation, resource_type, resource, username, "
+                      "op_time=[from~to])",
+                      t->key);
             return false;
         }
-        cond = next;
     }
     return true;
 }
@@ -211,7 +169,8 @@ void api_audit_logs(struct api_call *c, const char *rest)
     struct svc_err err = {0};
     json_t *items = NULL;
     int64_t total = 0;
-    char *q = NULL;
+    struct query q = {0};
+    char why[QUERY_ERR_LEN];
 
     if (*rest) {
         api_error(c, 404, "NOT_FOUND", "no such endpoint");
@@ -225,8 +184,16 @@ void api_audit_logs(struct api_call *c, const char *rest)
         return;
     const char *qs = form_get(&c->query, "q");
     if (qs) {
-        q = strdup(qs);
-        if (!q || !audit_filter_parse(c, q, &f))
+        int rc = query_parse(&q, qs, strlen(qs), why);
+        if (rc == DH_ERR_NOMEM) {
+            api_error(c, 500, "INTERNAL", "out of memory");
+            goto out;
+        }
+        if (rc < 0) {
+            api_error(c, 400, "BAD_REQUEST", "q: %s", why);
+            goto out;
+        }
+        if (!audit_filter_parse(c, &q, &f))
             goto out;
     }
     if (audit_list(c->db, &f, &items, &total, &err) < 0) {
@@ -236,5 +203,5 @@ void api_audit_logs(struct api_call *c, const char *rest)
     api_page_headers(c, total, f.page, f.page_size);
     api_json(c, 200, items);
 out:
-    free(q);
+    query_deinit(&q);
 }

@@ -199,8 +199,37 @@ def test_q_op_time_range(admin, tagged):
     assert all_entries(admin, {"q": later}) == []
 
 
+def test_q_op_time_every_form_of_the_one_grammar(admin, tagged):
+    """The CLI's --from/--to grammar (timefmt.h): Unix seconds, RFC 3339 with an offset or
+    a fraction, Harbor's zone-less forms (UTC), a date; open ends; blanks around bounds."""
+    now = int(time.time())
+    gm = lambda t, f: time.strftime(f, time.gmtime(t))  # noqa: E731
+    bounds = [
+        (str(now - 3600), str(now + 3600)),
+        (gm(now - 3600, "%Y-%m-%dT%H:%M:%S.25+00:00"), gm(now + 3600, "%Y-%m-%dT%H:%M:%S-00:00")),
+        (gm(now - 3600, "%Y-%m-%d %H:%M:%S"), gm(now + 3600, "%Y-%m-%dT%H:%M:%S")),
+        (gm(now - 86400, "%Y-%m-%d"), gm(now + 2 * 86400, "%Y-%m-%d")),
+        (" " + str(now - 3600) + " ", ""),
+        ("", str(now + 3600)),
+    ]
+    for lo, hi in bounds:
+        got = all_entries(admin, {"q": "op_time=[%s~%s],resource=~%s" % (lo, hi, tagged[0])})
+        assert len(got) == 3, (lo, hi)
+    # An offset moves the moment: two hours ahead of UTC, now+1h is in the past.
+    ahead = gm(now + 3600, "%Y-%m-%dT%H:%M:%S+02:00")
+    assert all_entries(admin, {"q": "op_time=[%s~],resource=~%s" % (ahead, tagged[0])}) != []
+    assert all_entries(admin, {"q": "op_time=[%s~],resource=~%s" % (
+        gm(now + 3600, "%Y-%m-%dT%H:%M:%SZ"), tagged[0])}) == []
+
+
 @pytest.mark.parametrize("q", ["foo=bar", "secret=x", "password=~x", "hash=x", "operation",
-                               "op_time=[yesterday~today]", "op_time=2026-01-01T00:00:00Z~"])
+                               "op_time=[yesterday~today]", "op_time=2026-01-01T00:00:00Z~",
+                               "op_time=[2020-02-30~]", "op_time=[~2020-1-1]",
+                               "op_time=[-5~]", "op_time=[2020-01-01T00:00:00+0100~]",
+                               "op_time=[1~2~3]", "op_time=[1~2", "op_time=[[1~2]]",
+                               "op_time={1 2}", "op_time=~1", "operation={create delete}",
+                               "operation=~create", "username=[a~b]", "resource=(a b)",
+                               "resource=%zz", "resource=%C0%AF", "=x", "a b=c"])
 def test_bad_q_is_400(admin, q):
     A.bad_request(admin.get("/audit-logs", params={"q": q}))
 

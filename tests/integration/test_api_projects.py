@@ -119,6 +119,24 @@ def test_list_with_name_and_paging(admin):
     assert "p" in [p["name"] for p in every]
 
 
+def test_list_with_q(admin):
+    """q=name=~part and q=name=value (a substring too), values percent-decoded (query.h)."""
+    tag = A.new_name("lq")
+    made = sorted(admin.create_project("%s-%d" % (tag, i))["name"] for i in range(3))
+    for q in ("name=~" + tag, "name=" + tag, "name=~%%%02X%s" % (ord(tag[0]), tag[1:]),
+              ",name=~%s," % tag):
+        got = admin.list_all("/projects", {"q": q}, model="Project", page_size=100)
+        assert sorted(p["name"] for p in got) == made, q
+    got = admin.list_all("/projects", {"q": "name=~%s-1" % tag}, model="Project")
+    assert [p["name"] for p in got] == [made[1]]
+
+
+@pytest.mark.parametrize("q", ["", "name", "foo=x", "Name=x", "name=~a,name=~b", "name=[a~b]",
+                               "name={a b}", "name=(a)", "name=%zz", "name=%C0%AF", "=x"])
+def test_bad_q_is_400(admin, q):
+    A.bad_request(admin.get("/projects", params={"q": q}))
+
+
 @pytest.mark.parametrize("params", [{"page_size": "101"}, {"page_size": "0"}, {"page": "0"},
                                     {"page": "x"}])
 def test_bad_paging_is_400(admin, params):

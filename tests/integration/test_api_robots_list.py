@@ -168,6 +168,8 @@ def test_a_page_past_the_end_is_empty(world):
     ("Level=system,name=~lst2", ["lst20", "lst21", "lst22", "lst23", "lst24"]),
     ("name=~lst2,Level=system", ["lst20", "lst21", "lst22", "lst23", "lst24"]),
     ("name=~lst%30", ["lst%02d" % i for i in range(10)]),  # values are URL-encoded
+    (",name=~lst2,,Level=system,", ["lst20", "lst21", "lst22", "lst23", "lst24"]),  # empty terms
+    ("name=~lst0,name=~lst1", ["lst%02d" % i for i in range(10, 20)]),  # the last one counts
 ])
 def test_q_filters(world, q, expected):
     got = world.admin.list_all("/robots", {"q": q, "sort": "name"}, page_size=100)
@@ -203,6 +205,10 @@ def test_system_robot_lists_its_projects(world):
 @pytest.mark.parametrize("q", [
     "foo=bar", "secret=abc", "secret=~a", "salt=abc", "hash=abc", "secret_hash=~pbkdf2",
     "password=x", "name", "name=~lst,secret=x", "Secret=x",
+    # Forms the grammar knows that no robot key takes, and broken syntax (query.h).
+    "name=[a~b]", "name={lst00 lst01}", "name=(a b)", "Level=~system", "Level={system}",
+    "ProjectID=[1~2]", "ProjectID=~1", "name=[a~b", "name=[a~[b]]", "name=~%zz",
+    "name=%C0%AF", "=lst00", "na me=x",
 ])
 def test_bad_q_is_400(world, q):
     A.bad_request(world.admin.get("/robots", params={"q": q}))
@@ -250,6 +256,12 @@ def test_sort_applies_before_paging(world):
 @pytest.mark.parametrize("sort", ["secret", "-secret", "salt", "-salt", "secret_hash", "hash",
                                   "name,secret", "password"])
 def test_sort_by_secret_fields_is_400(world, sort):
+    A.bad_request(world.admin.get("/robots", params={"sort": sort}))
+
+
+@pytest.mark.parametrize("sort", ["bogus", "Name", "-", "--name", "+name", "name,", ",name",
+                                  "name,id", "name,-name"])
+def test_bad_sort_is_400(world, sort):
     A.bad_request(world.admin.get("/robots", params={"sort": sort}))
 
 
