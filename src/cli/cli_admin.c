@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -13,6 +12,7 @@
 #include "dockhand/cli.h"
 #include "dockhand/cli_util.h"
 #include "dockhand/config.h"
+#include "dockhand/timefmt.h"
 
 #define AUDIT_CLI_PAGE_SIZE 20 /* records per page of `audit list` unless --page-size */
 #define AUDIT_CLI_PAGE_MAX 100
@@ -28,7 +28,8 @@ static int usage(const char *why)
                     " [--resource PART]\n"
                     "                           [--username U] [--from TIME] [--to TIME]"
                     " [--page N] [--page-size N]\n"
-                    "TIME: RFC 3339 (2026-01-02T03:04:05Z) or Unix seconds.\n");
+                    "TIME: Unix seconds, RFC 3339 (2026-01-02T03:04:05Z), 2026-01-02 03:04:05"
+                    " or 2026-01-02 (UTC without an offset).\n");
     return 2;
 }
 
@@ -153,59 +154,16 @@ static bool digits(const char *s, size_t n)
     return true;
 }
 
-static int num(const char *s, size_t n)
+/* A time flag's value, in the grammar the API's op_time uses too (timefmt.h); on failure
+ * the usage text with the grammar's own sentence, and 2. */
+static int time_flag(const char *flag, const char *s, int64_t *out)
 {
-    int v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-/* Unix seconds, or RFC 3339 ("2026-01-02T03:04:05Z", fraction and offset allowed). */
-static bool parse_time(const char *s, int64_t *out)
-{
-    size_t len = strlen(s);
-    if (len >= 1 && len <= 12 && digits(s, len)) {
-        *out = strtoll(s, NULL, 10);
-        return true;
-    }
-    if (len < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2) ||
-        s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
-        return false;
-    struct tm tm = {
-        .tm_year = num(s, 4) - 1900,
-        .tm_mon = num(s + 5, 2) - 1,
-        .tm_mday = num(s + 8, 2),
-        .tm_hour = num(s + 11, 2),
-        .tm_min = num(s + 14, 2),
-        .tm_sec = num(s + 17, 2),
-    };
-    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
-        return false;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (!digits(p, 1))
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    int offset = 0;
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
-        offset = 0;
-    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' &&
-               digits(p + 4, 2) && num(p + 1, 2) < 24 && num(p + 4, 2) < 60) {
-        offset = (num(p + 1, 2) * 60 + num(p + 4, 2)) * 60 * (*p == '-' ? -1 : 1);
-    } else {
-        return false;
-    }
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1 || tm.tm_mday != num(s + 8, 2)) /* 31 February and the like */
-        return false;
-    *out = (int64_t)t - offset;
-    return *out >= 0;
+    const char *why;
+    if (timefmt_parse(s, strlen(s), out, &why) == 0)
+        return 0;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s: %s", flag, why);
+    return usage(msg);
 }
 
 static bool parse_count(const char *s, int64_t max, int64_t *out)
@@ -263,8 +221,8 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
     if (argc == 3 && strcmp(argv[0], "prune") == 0 && strcmp(argv[1], "--before") == 0) {
         int64_t before, deleted = 0;
         struct svc_err err = {0};
-        if (!parse_time(argv[2], &before))
-            return usage("--before takes RFC 3339 time (2026-01-02T03:04:05Z) or Unix seconds");
+        if (time_flag("--before", argv[2], &before) != 0)
+            return 2;
         if (audit_prune(db, before, &deleted, &err) < 0)
             return cli_fail(&err);
         if (cli_json_out(cfg))
@@ -298,10 +256,10 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
         .page = 1,
         .page_size = AUDIT_CLI_PAGE_SIZE,
     };
-    if (val[4] && !parse_time(val[4], &f.from))
-        return usage("--from takes RFC 3339 time (2026-01-02T03:04:05Z) or Unix seconds");
-    if (val[5] && !parse_time(val[5], &f.to))
-        return usage("--to takes RFC 3339 time (2026-01-02T03:04:05Z) or Unix seconds");
+    if (val[4] && time_flag("--from", val[4], &f.from) != 0)
+        return 2;
+    if (val[5] && time_flag("--to", val[5], &f.to) != 0)
+        return 2;
     if (val[4] && val[5] && f.from > f.to)
         return usage("--from is later than --to");
     if (val[6] && !parse_count(val[6], INT64_C(1000000000000), &f.page))

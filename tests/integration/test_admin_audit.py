@@ -487,6 +487,10 @@ def test_audit_list_time_range(d):
     assert got("--from", "2020-01-01T01:00:00+01:00", "--to", "2020-01-01T01:00:00.5+01:00") == [
         ids[0]]
     assert got("--to", "2020-12-31T23:59:59Z") == [ids[2], ids[1], ids[0]]
+    # The API's forms too (one time grammar): no offset means UTC, a date its first second.
+    assert got("--from", "2020-01-01 00:00:00", "--to", "2020-01-01T00:00:59") == [ids[1],
+                                                                                   ids[0]]
+    assert got("--from", "2020-01-02", "--to", "2020-12-31") == [ids[2]]
     newer = got("--from", "2021-01-01T00:00:00Z")
     assert set(newer).isdisjoint(ids[:3]) and len(newer) == len(rows(d)) - 3
 
@@ -533,7 +537,9 @@ def test_audit_list_text(d):
     ["audit", "list", "--operation"],
     ["audit", "list", "--from", "yesterday"],
     ["audit", "list", "--from", "2020-02-30T00:00:00Z"],
-    ["audit", "list", "--to", "2020-01-01T00:00:00"],
+    ["audit", "list", "--to", "2020-01-01T00:00"],
+    ["audit", "list", "--to", "2020-1-1"],
+    ["audit", "list", "--to", "-5"],
     ["audit", "list", "--from", "2020-01-02T00:00:00Z", "--to", "2020-01-01T00:00:00Z"],
     ["audit", "list", "--page", "0"],
     ["audit", "list", "--page", "x"],
