@@ -477,22 +477,30 @@ int server_run(const struct config *cfg)
     struct main_loop ml = {.base = event_base_new(), .st = &st};
     struct event *sigs[3] = {NULL, NULL, NULL};
     int signums[3] = {SIGTERM, SIGINT, SIGHUP};
-    for (int i = 0; ml.base && i < 3; i++) {
+    if (!ml.base) {
+        /* Without it no signal would ever be seen: refuse to run rather than exit 0. */
+        log_error("cannot make the main event loop");
+        goto stop;
+    }
+    for (int i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(ml.base, signums[i], on_signal, &ml);
-        if (sigs[i])
-            event_add(sigs[i], NULL);
+        if (!sigs[i] || event_add(sigs[i], NULL) < 0) {
+            log_error("cannot watch signal %d", signums[i]);
+            for (int k = 0; k <= i; k++)
+                if (sigs[k])
+                    event_free(sigs[k]);
+            event_base_free(ml.base);
+            goto stop;
+        }
     }
     log_info("dockhand serving on %s with %d workers; service %s, issuer %s, realm %s; signing "
              "with %s (%s, kid %s)",
              cfg->listen, cfg->workers, cfg->service, cfg->issuer, realm, ring->keys[0].name,
              key_alg_name(ring->keys[0].alg), ring->keys[0].kid);
-    if (ml.base)
-        event_base_dispatch(ml.base);
+    event_base_dispatch(ml.base);
     for (int i = 0; i < 3; i++)
-        if (sigs[i])
-            event_free(sigs[i]);
-    if (ml.base)
-        event_base_free(ml.base);
+        event_free(sigs[i]);
+    event_base_free(ml.base);
     exit_code = 0;
 
 stop:
