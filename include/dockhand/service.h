@@ -63,6 +63,7 @@ struct robot_spec {
     const char *level;       /* "system" | "project" */
     bool duration_set;
     int64_t duration;
+    bool disabled; /* created disabled, in the same transaction */
     const struct robot_permission *perms;
     size_t nperms;
 };

@@ -267,19 +267,13 @@ static void robots_create(struct api_call *c)
         .level = json_string_value(level),
         .duration_set = json_is_integer(dur),
         .duration = json_integer_value(dur),
+        .disabled = json_is_true(disable), /* one transaction: never an enabled robot */
         .perms = pp.perms,
         .nperms = pp.n,
     };
     if (robot_create(c->db, &spec, &r, secret, &err) < 0) {
         api_svc_error(c, &err);
         goto out;
-    }
-    if (json_is_true(disable)) {
-        struct robot_change ch = {.disabled_set = true, .disabled = true};
-        if (robot_update(c->db, r.id, &ch, &err) < 0) {
-            api_svc_error(c, &err);
-            goto out;
-        }
     }
     api_changed(c, CHANGE_ROBOT, r.id); /* listed at once by this instance */
     char loc[64];

@@ -419,18 +419,22 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
             goto out;
         }
     }
-    const char *params[] = {stored,      spec->description ? spec->description : "",
-                            spec->level, project_level ? pidbuf : NULL,
-                            hash,        durbuf};
+    const char *params[] = {stored,
+                            spec->description ? spec->description : "",
+                            spec->level,
+                            project_level ? pidbuf : NULL,
+                            hash,
+                            durbuf,
+                            spec->disabled ? "true" : "false"};
     PGresult *res =
         db_exec(db, PGRES_TUPLES_OK,
                 "INSERT INTO robots (name, description, level, project_id, secret_hash, duration,"
-                " expires_at)"
+                " expires_at, disabled)"
                 " VALUES ($1, $2, $3, $4::bigint, $5, $6::integer,"
                 "  CASE WHEN $6::integer = -1 THEN -1"
-                "  ELSE extract(epoch FROM now())::bigint + $6::bigint * 86400 END)"
+                "  ELSE extract(epoch FROM now())::bigint + $6::bigint * 86400 END, $7::boolean)"
                 " ON CONFLICT (name) DO NOTHING RETURNING id",
-                6, params);
+                7, params);
     if (!res || PQntuples(res) == 0) {
         rc = res ? svc_fail(err, SVC_CONFLICT, "a robot named %.100s already exists", stored)
                  : internal(err);

@@ -134,6 +134,25 @@ def test_created_disabled(dockhand, admin):
     assert not A.can_login(dockhand, created["name"], created["secret"])
 
 
+def test_created_disabled_in_one_transaction(dockhand, admin):
+    """A robot created disabled is written disabled by its INSERT: no second transaction
+    that could fail and leave it enabled with its secret lost (a retry got 409). A
+    trigger that refuses any UPDATE of `disabled` proves no UPDATE happens."""
+    dockhand.sql("""
+        CREATE FUNCTION test_no_disable_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'UPDATE of disabled refused by the test'; END $$;
+        CREATE TRIGGER test_no_disable_update BEFORE UPDATE OF disabled ON robots
+            FOR EACH ROW EXECUTE FUNCTION test_no_disable_update();""")
+    try:
+        name = A.new_name("offtx")
+        created = admin.create_robot(name, A.perm("p", "pull"), disable=True)
+        assert admin.robot(created["id"])["disable"] is True
+        assert not A.can_login(dockhand, created["name"], created["secret"])
+    finally:
+        dockhand.sql("DROP TRIGGER test_no_disable_update ON robots;"
+                     " DROP FUNCTION test_no_disable_update();")
+
+
 def test_all_projects_and_catalog(dockhand, admin):
     created = admin.create_robot(A.new_name("all"), A.perm("*", "pull", "push"),
                                  A.catalog_perm())
