@@ -8,6 +8,7 @@
 #include "dockhand/changes.h"
 #include "dockhand/common.h"
 #include "dockhand/form.h"
+#include "dockhand/query.h"
 
 #define API_MAX_BODY (256 * 1024) /* bytes of a JSON request body (413 above) */
 #define API_PAGE_SIZE_DEFAULT 10
@@ -73,3 +74,7 @@ void api_call_deinit(struct api_call *c);
 /* Records a committed change; api.c drops what it makes stale before the answer
  * leaves (changes.h). */
 void api_changed(struct api_call *c, enum change_kind kind, int64_t id);
+
+/* Parses the q parameter (query.h) into *q when there is one (*given set). False after
+ * answering 400 (malformed, with why) or 500. */
+bool api_query(struct api_call *c, struct query *q, bool *given);

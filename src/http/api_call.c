@@ -221,3 +221,22 @@ void api_call_deinit(struct api_call *c)
         free(c->headers[i][1]);
     }
 }
+
+bool api_query(struct api_call *c, struct query *q, bool *given)
+{
+    const char *qs = form_get(&c->query, "q");
+    char why[QUERY_ERR_LEN];
+    *given = qs != NULL;
+    if (!qs)
+        return true;
+    int rc = query_parse(q, qs, strlen(qs), why);
+    if (rc == DH_ERR_NOMEM) {
+        api_error(c, 500, "INTERNAL", "out of memory");
+        return false;
+    }
+    if (rc < 0) {
+        api_error(c, 400, "BAD_REQUEST", "q: %s", why);
+        return false;
+    }
+    return true;
+}

@@ -69,22 +69,14 @@ static void projects_list(struct api_call *c)
     size_t n = 0;
     struct svc_err err = {0};
     struct query q = {0};
-    char why[QUERY_ERR_LEN];
 
     if (!api_paging(c, &page, &page_size))
         return;
     const char *name = form_get(&c->query, "name");
-    const char *qs = form_get(&c->query, "q");
-    if (qs) {
-        int rc = query_parse(&q, qs, strlen(qs), why);
-        if (rc == DH_ERR_NOMEM) {
-            api_error(c, 500, "INTERNAL", "out of memory");
-            goto out;
-        }
-        if (rc < 0) {
-            api_error(c, 400, "BAD_REQUEST", "q: %s", why);
-            goto out;
-        }
+    bool q_given = false;
+    if (!api_query(c, &q, &q_given))
+        goto out;
+    if (q_given) {
         /* name=~part or name=exact (exact is treated as a substring match too). */
         if (q.n != 1 || strcmp(q.t[0].key, "name") != 0 ||
             (q.t[0].kind != QUERY_EXACT && q.t[0].kind != QUERY_FUZZY)) {

@@ -196,17 +196,10 @@ static void robots_list(struct api_call *c)
         }
     }
     f.sort = sort;
-    const char *qs = form_get(&c->query, "q");
-    if (qs) {
-        int rc = query_parse(&q, qs, strlen(qs), why);
-        if (rc == DH_ERR_NOMEM) {
-            api_error(c, 500, "INTERNAL", "out of memory");
-            goto out;
-        }
-        if (rc < 0) {
-            api_error(c, 400, "BAD_REQUEST", "q: %s", why);
-            goto out;
-        }
+    bool q_given = false;
+    if (!api_query(c, &q, &q_given))
+        goto out;
+    if (q_given) {
         if (!robot_filter_parse(c, &q, &f))
             goto out;
     }

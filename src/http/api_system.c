@@ -170,7 +170,6 @@ void api_audit_logs(struct api_call *c, const char *rest)
     json_t *items = NULL;
     int64_t total = 0;
     struct query q = {0};
-    char why[QUERY_ERR_LEN];
 
     if (*rest) {
         api_error(c, 404, "NOT_FOUND", "no such endpoint");
@@ -182,17 +181,10 @@ void api_audit_logs(struct api_call *c, const char *rest)
     }
     if (!api_paging(c, &f.page, &f.page_size))
         return;
-    const char *qs = form_get(&c->query, "q");
-    if (qs) {
-        int rc = query_parse(&q, qs, strlen(qs), why);
-        if (rc == DH_ERR_NOMEM) {
-            api_error(c, 500, "INTERNAL", "out of memory");
-            goto out;
-        }
-        if (rc < 0) {
-            api_error(c, 400, "BAD_REQUEST", "q: %s", why);
-            goto out;
-        }
+    bool q_given = false;
+    if (!api_query(c, &q, &q_given))
+        goto out;
+    if (q_given) {
         if (!audit_filter_parse(c, &q, &f))
             goto out;
     }
