@@ -6,6 +6,9 @@
 #define PREFIX_MAX_LEN 64      /* robot_name_prefix */
 #define LEGACY_PREFIX "robot$" /* what legacy robots keep */
 #define LOGIN_MAX_LEN 512      /* a login name as sent by a client */
+/* name_valid's rule as a regular expression, POSIX extended and JavaScript alike: the web
+ * page gets it from GET /c/limits; test_names checks that it and name_valid agree. */
+#define NAME_PATTERN "^[a-z0-9]+([._-][a-z0-9]+)*$"
 
 /* ^[a-z0-9]+(?:[._-][a-z0-9]+)*$ and 1..NAME_MAX_LEN bytes (robot names without
  * prefix, and project names). NULL gives false. */

@@ -136,11 +136,12 @@ void project_list_free(struct project *list, size_t n);
 
 /* Database settings (robot_token_duration, robot_name_prefix, token_expiration). */
 #define SETTINGS_COUNT 3
+#define SETTINGS_TOKEN_EXPIRATION_MAX 1440 /* minutes (a day) */
 extern const char *const settings_keys[SETTINGS_COUNT];
 /* *value heap-allocated. */
 int settings_get(PGconn *db, const char *key, char **value, struct svc_err *err) DH_MUST_CHECK;
 /* Validates (duration -1 or 1..ROBOT_DURATION_MAX; prefix name_prefix_valid;
- * token_expiration 1..1440 minutes) and stores. */
+ * token_expiration 1..SETTINGS_TOKEN_EXPIRATION_MAX minutes) and stores. */
 int settings_set(PGconn *db, const char *key, const char *value, struct svc_err *err) DH_MUST_CHECK;
 
 /* Formats err and returns its status negated (for `return svc_fail(...)`). */

@@ -30,6 +30,7 @@
 #include "dockhand/encoding.h"
 #include "dockhand/hashpool.h"
 #include "dockhand/keys.h"
+#include "dockhand/limits.h"
 #include "dockhand/log.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/realm.h"
@@ -98,6 +99,7 @@ static const struct server_route routes[] = {
     {"/token/", false, realm_handle},
     {"/api/v2.0", false, api_handle},
     {"/api/v2.0/", true, api_handle},
+    {"/c/limits", false, limits_handle},
     {"/c/", true, api_handle},
     {"/", false, web_handle},
     {"/ui", false, web_handle},

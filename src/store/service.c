@@ -983,8 +983,9 @@ int settings_set(PGconn *db, const char *key, const char *value, struct svc_err 
         snprintf(norm, sizeof(norm), "%ld", x);
         value = norm;
     } else {
-        if (!int_in(value, 1, 1440, &x))
-            return svc_fail(err, SVC_BAD_REQUEST, "token_expiration must be 1 to 1440 minutes");
+        if (!int_in(value, 1, SETTINGS_TOKEN_EXPIRATION_MAX, &x))
+            return svc_fail(err, SVC_BAD_REQUEST, "token_expiration must be 1 to %d minutes",
+                            SETTINGS_TOKEN_EXPIRATION_MAX);
         snprintf(norm, sizeof(norm), "%ld", x);
         value = norm;
     }

@@ -1,4 +1,6 @@
 /* Unit tests for robot/project names and the prefix (src/names.c). */
+#include <regex.h>
+
 #include "check.h"
 #include "dockhand/names.h"
 
@@ -55,6 +57,41 @@ static void test_name_valid(void)
     s = repeat('a', 10000);
     CHECK(!name_valid(s));
     free(s);
+}
+
+/* NAME_PATTERN (what the web page checks names with) and name_valid accept the same
+ * names: every string of up to 4 characters over letters, digits, the separators and a
+ * few characters both refuse. */
+static void test_name_pattern(void)
+{
+    static const char alphabet[] = "az09._-A $+";
+    const size_t k = sizeof(alphabet) - 1;
+    regex_t re;
+    char s[5];
+    int tried = 0, differ = 0;
+
+    CHECK(regcomp(&re, NAME_PATTERN, REG_EXTENDED | REG_NOSUB) == 0);
+    for (size_t len = 1; len <= 4; len++) {
+        size_t total = 1;
+        for (size_t i = 0; i < len; i++)
+            total *= k;
+        for (size_t n = 0; n < total; n++) {
+            size_t x = n;
+            for (size_t i = 0; i < len; i++, x /= k)
+                s[i] = alphabet[x % k];
+            s[len] = '\0';
+            bool by_re = regexec(&re, s, 0, NULL, 0) == 0;
+            tried++;
+            if (by_re != name_valid(s)) {
+                differ++;
+                printf("# differ: \"%s\" pattern %d name_valid %d\n", s, by_re, !by_re);
+            }
+        }
+    }
+    printf("# %d names tried\n", tried);
+    CHECK(tried > 10000);
+    CHECK(differ == 0);
+    regfree(&re);
 }
 
 static void test_prefix_valid(void)
@@ -145,6 +182,7 @@ static void test_project_robot(void)
 int main(void)
 {
     test_name_valid();
+    test_name_pattern();
     test_prefix_valid();
     test_strip_prefix();
     test_project_robot();
