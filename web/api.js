@@ -1,5 +1,5 @@
-// The page's only way to the server: dockhand's session endpoints (/c/…) and its
-// Harbor-compatible admin API (/api/v2.0). Mutating calls carry the CSRF token handed out
+// The page's only way to the server: dockhand's session endpoints and limits (/c/…) and
+// its Harbor-compatible admin API (/api/v2.0). Mutating calls carry the CSRF token handed out
 // at sign-in; a 401 anywhere means the session is gone and the page goes back to sign-in.
 
 const API = '/api/v2.0';
@@ -148,6 +148,25 @@ export async function signIn(principal, password) {
     throw e;
   }
 }
+
+// ---- limits ------------------------------------------------------------------------------
+
+// What the server accepts (GET /c/limits, made of the constants the server checks with):
+// name length and rule, description bytes, duration days, manual-secret policy, prefix
+// length, token lifetime minutes. The page validates with these and holds no copy; filled by
+// loadLimits() before any screen that validates is shown.
+export const limits = {};
+let limitsLoaded = false;
+
+export async function loadLimits() {
+  if (limitsLoaded) return limits;
+  Object.assign(limits, await sessionCall('GET', '/c/limits', undefined, { Accept: 'application/json' }));
+  limitsLoaded = true;
+  return limits;
+}
+
+// Bytes of s in UTF-8: how the server counts descriptions and secrets.
+export const utf8Length = (s) => new TextEncoder().encode(s).length;
 
 export async function signOut() {
   try {

@@ -46,6 +46,7 @@ function showSignIn(message) {
     alert.hidden = true;
     try {
       await api.signIn(user.input.value.trim(), pass.input.value);
+      await api.loadLimits();
       pass.input.value = '';
       showApp();
     } catch (e) {
@@ -130,8 +131,12 @@ api.setExpiredHandler((message) => {
 async function start() {
   try {
     const s = await api.resume();
-    if (s) showApp();
-    else showSignIn();
+    if (s) {
+      await api.loadLimits();
+      showApp();
+    } else {
+      showSignIn();
+    }
   } catch (e) {
     showSignIn(e.message);
   }

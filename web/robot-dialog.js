@@ -4,27 +4,25 @@ import { h, clear, modal, field, setError, formatTime, plural, uid } from './dom
 import { picker, toAccess, key, DEFAULT_SET, PUSH, PULL } from './permissions.js';
 import { secretDialog } from './secret.js';
 
-export const NAME_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-const NAME_MAX = 255;
-const DURATION_MAX = 36500;
-const DESCRIPTION_MAX = 1024;
+// The limits are the server's (api.limits, from GET /c/limits): no copy here.
 const TABLE_SIZES = [5, 15, 25];
 const CHECK_DELAY_MS = 300;
 
 export function nameError(name) {
+  const { max_length: max, pattern } = api.limits.name;
   if (!name) return 'Enter a name.';
-  if (name.length > NAME_MAX) return `At most ${NAME_MAX} characters.`;
-  if (!NAME_RE.test(name)) {
+  if (name.length > max) return `At most ${max} characters.`;
+  if (!new RegExp(pattern).test(name)) {
     return "Use lower-case letters and digits; '.', '_' and '-' may only stand alone between them (for example ci-build.1).";
   }
   return '';
 }
 
 export function durationError(text) {
-  if (!/^-?\d+$/.test(text.trim())) return `Enter -1 (never expires) or a whole number of days from 1 to ${DURATION_MAX}.`;
+  const { min, max, never } = api.limits.duration;
   const n = Number(text);
-  if (n === -1 || (n >= 1 && n <= DURATION_MAX)) return '';
-  return `Enter -1 (never expires) or a whole number of days from 1 to ${DURATION_MAX}.`;
+  if (/^-?\d+$/.test(text.trim()) && (n === never || (n >= min && n <= max))) return '';
+  return `Enter ${never} (never expires) or a whole number of days from ${min} to ${max}.`;
 }
 
 const pushWithoutPull = (keys) => keys.has(PUSH) && !keys.has(PULL);
@@ -44,7 +42,8 @@ export function robotDialog({ ctx, robot, project, onSaved }) {
   const nameInput = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', required: !editing,
     readonly: editing, value: editing ? robot.name : '' });
   const name = field('Name', nameInput,
-    editing ? 'A robot account keeps its name.' : 'Lower-case letters and digits, with ., _ or - between them; at most 255 characters.');
+    editing ? 'A robot account keeps its name.'
+      : `Lower-case letters and digits, with ., _ or - between them; at most ${api.limits.name.max_length} characters.`);
   const preview = h('output', { class: 'preview', 'aria-live': 'polite', for: nameInput.id });
   let nameState = editing ? 'free' : 'empty'; // empty | invalid | checking | free | taken | error
   let nameTouched = false;
@@ -187,9 +186,10 @@ export function robotDialog({ ctx, robot, project, onSaved }) {
     const de = durationError(expNumber.value);
     setError(days, de);
     if (de) out.push('The expiration is not valid.');
-    const dl = new TextEncoder().encode(desc.input.value).length;
-    setError(desc, dl > DESCRIPTION_MAX ? `At most ${DESCRIPTION_MAX} bytes (now ${dl}).` : '');
-    if (dl > DESCRIPTION_MAX) out.push('The description is too long.');
+    const dl = api.utf8Length(desc.input.value);
+    const dmax = api.limits.description.max_bytes;
+    setError(desc, dl > dmax ? `At most ${dmax} bytes (now ${dl}).` : '');
+    if (dl > dmax) out.push('The description is too long.');
     if (single) {
       if (!single.keys.size) out.push('Choose at least one permission.');
       if (pushWithoutPull(single.keys)) out.push(PUSH_MESSAGE);

@@ -2,8 +2,17 @@
 import * as api from './api.js';
 import { h, modal, confirmDialog, field, setError, toast, uid } from './dom.js';
 
-const SECRET_MIN = 8;
-const SECRET_MAX = 128;
+// The character classes the server may require of a manual secret (api.limits.secret.classes
+// says which it does): how to test for each and how to name it.
+const CLASSES = {
+  upper: { re: /[A-Z]/, one: 'one upper-case letter', a: 'an upper-case letter' },
+  lower: { re: /[a-z]/, one: 'one lower-case letter', a: 'a lower-case letter' },
+  digit: { re: /[0-9]/, one: 'one digit', a: 'a digit' },
+};
+
+// "x", "x and y", "x, y and z"
+const listOf = (words) => (words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`);
+const secretClasses = () => api.limits.secret.classes.filter((c) => CLASSES[c]).map((c) => CLASSES[c]);
 
 // record: the API's answer with id, name, secret, creation_time, expires_at.
 export function secretDialog({ title, record }) {
@@ -77,20 +86,25 @@ export function secretDialog({ title, record }) {
 }
 
 // Why a manual secret is refused ('' when it is good).
+// The server's policy (length in UTF-8 bytes, as it counts), and one rule of the page's own:
+// no spaces (the API accepts them, as Harbor's does; a secret typed twice into password
+// boxes is better without).
 export function secretError(s) {
-  if (s.length < SECRET_MIN || s.length > SECRET_MAX) return `Use ${SECRET_MIN} to ${SECRET_MAX} characters.`;
+  const { min_bytes: min, max_bytes: max } = api.limits.secret;
+  const n = api.utf8Length(s);
+  if (n < min || n > max) return `Use ${min} to ${max} characters.`;
   if (/\s/.test(s)) return 'No spaces.';
-  if (!/[A-Z]/.test(s) || !/[a-z]/.test(s) || !/[0-9]/.test(s)) {
-    return 'Use at least one upper-case letter, one lower-case letter and one digit.';
-  }
+  const classes = secretClasses();
+  if (!classes.every((c) => c.re.test(s))) return `Use at least ${listOf(classes.map((c) => c.one))}.`;
   return '';
 }
 
 // robot: a list row {id, name, …}; onDone() after a refresh.
 export function refreshDialog(robot, { onDone }) {
   const manual = h('input', { type: 'checkbox', id: uid('manual') });
+  const { min_bytes: min, max_bytes: max } = api.limits.secret;
   const secret = field('New secret', h('input', { type: 'password', autocomplete: 'new-password' }),
-    `${SECRET_MIN} to ${SECRET_MAX} characters with an upper-case letter, a lower-case letter and a digit; no spaces.`);
+    `${min} to ${max} characters with ${listOf(secretClasses().map((c) => c.a))}; no spaces.`);
   const confirm = field('Confirm secret', h('input', { type: 'password', autocomplete: 'new-password' }));
   const manualBox = h('div', { class: 'manual', hidden: true }, secret.row, confirm.row);
   const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');

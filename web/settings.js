@@ -3,37 +3,44 @@
 import * as api from './api.js';
 import { h, clear, field, setError, confirmDialog, toast } from './dom.js';
 
-const positive = (max) => (text) => {
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || Number(text) > max) return null;
+// A whole number from min to max, or null.
+const whole = (text, { min, max }) => {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < min || Number(text) > max) return null;
   return Number(text);
 };
 
-const SETTINGS = [
-  {
-    key: 'robot_name_prefix',
-    label: 'Robot name prefix',
-    hint: 'Robots log in as <prefix><name>. Changing it renames every robot at once (legacy robots keep robot$).',
-    parse: (t) => (t && !/\s/.test(t) ? t : null),
-    message: 'The prefix must not be empty or hold spaces.',
-  },
-  {
-    key: 'robot_token_duration',
-    label: 'Robot token expiration (days)',
-    hint: 'How long a new robot account lives unless its dialog says otherwise.',
-    parse: positive(36500),
-    message: 'Enter a whole number of days from 1 to 36500.',
-  },
-  {
-    key: 'token_expiration',
-    label: 'Token lifetime (minutes)',
-    hint: 'How long a registry token lives (never past its robot\'s expiry).',
-    parse: positive(1440),
-    message: 'Enter a whole number of minutes from 1 to 1440.',
-  },
-];
+// The bounds are the server's (api.limits, from GET /c/limits), read when the screen opens.
+function settingsOf(limits) {
+  const prefixMax = limits.name_prefix.max_length;
+  const days = limits.duration;
+  const minutes = limits.token_expiration;
+  return [
+    {
+      key: 'robot_name_prefix',
+      label: 'Robot name prefix',
+      hint: 'Robots log in as <prefix><name>. Changing it renames every robot at once (legacy robots keep robot$).',
+      parse: (t) => (t && !/\s/.test(t) && t.length <= prefixMax ? t : null),
+      message: (t) => (t.length > prefixMax ? `At most ${prefixMax} characters.` : 'The prefix must not be empty or hold spaces.'),
+    },
+    {
+      key: 'robot_token_duration',
+      label: 'Robot token expiration (days)',
+      hint: 'How long a new robot account lives unless its dialog says otherwise.',
+      parse: (t) => whole(t, days),
+      message: () => `Enter a whole number of days from ${days.min} to ${days.max}.`,
+    },
+    {
+      key: 'token_expiration',
+      label: 'Token lifetime (minutes)',
+      hint: 'How long a registry token lives (never past its robot\'s expiry).',
+      parse: (t) => whole(t, minutes),
+      message: () => `Enter a whole number of minutes from ${minutes.min} to ${minutes.max}.`,
+    },
+  ];
+}
 
 export function settingsScreen(main) {
-  const fields = SETTINGS.map((s) => ({ s, f: field(s.label, h('input', { type: 'text', name: s.key, disabled: true }), s.hint) }));
+  const fields = settingsOf(api.limits).map((s) => ({ s, f: field(s.label, h('input', { type: 'text', name: s.key, disabled: true }), s.hint) }));
   const alert = h('div', { class: 'alert', role: 'alert', hidden: true });
   const save = h('button', { type: 'submit', class: 'btn primary', disabled: true }, 'Save');
   const cancel = h('button', { type: 'button', class: 'btn', disabled: true }, 'Cancel');
@@ -56,8 +63,9 @@ export function settingsScreen(main) {
   function validate() {
     let ok = true;
     for (const { s, f } of fields) {
-      const bad = s.parse(f.input.value.trim()) === null;
-      setError(f, bad ? s.message : '');
+      const text = f.input.value.trim();
+      const bad = s.parse(text) === null;
+      setError(f, bad ? s.message(text) : '');
       ok = ok && !bad;
     }
     save.disabled = !ok || !Object.keys(changes()).length;

@@ -319,4 +319,78 @@ describe('the dialogs', () => {
     assert.equal((await L.robotByName(fx.server, 'robot$keys1')).disable, true);
     P.check();
   });
+  test('the limits are the server\'s: other values from /c/limits change every check and message', async () => {
+    // A page of its own whose /c/limits answer is the server's with every value changed: a
+    // limit the page held a copy of would not follow.
+    const Q = await L.openPage(fx.browser, fx.server);
+    const q = Q.page;
+    const asked = [];
+    await q.route('**/c/limits', async (route) => {
+      asked.push(route.request().method());
+      const real = await (await route.fetch()).json();
+      assert.equal(real.name.max_length, 255); // the test changes each known value
+      const other = {
+        ...real,
+        name: { max_length: 10, pattern: '^[a-z]+$' },
+        description: { max_bytes: 5 },
+        duration: { min: 1, max: 90, never: -1 },
+        secret: { min_bytes: 10, max_bytes: 12, classes: ['digit'] },
+        name_prefix: { max_length: 4 },
+        token_expiration: { min: 1, max: 60 },
+      };
+      await route.fulfill({ response: await route.fetch(), json: other });
+    });
+    try {
+      await L.signIn(q, fx.server);
+      assert.deepEqual(asked, ['GET']);
+      await q.getByRole('button', { name: 'New robot account' }).click();
+      const d = q.getByRole('dialog', { name: 'New robot account' });
+      await d.getByText('Lower-case letters and digits, with ., _ or - between them; at most 10 characters.').waitFor();
+      const name = d.getByLabel('Name', { exact: true });
+      await name.fill('abcdefghijk');
+      await d.getByText('At most 10 characters.', { exact: true }).waitFor();
+      await name.fill('ab1');
+      await d.getByText(RULE, { exact: true }).waitFor();
+      await name.fill('abc');
+      await d.getByText(RULE, { exact: true }).waitFor({ state: 'hidden' });
+      await d.getByLabel('Days').fill('91');
+      await d.getByText('Enter -1 (never expires) or a whole number of days from 1 to 90.', { exact: true }).waitFor();
+      await d.getByLabel('Description').fill('abcdé');
+      await d.getByText('At most 5 bytes (now 6).', { exact: true }).waitFor();
+      await d.getByRole('button', { name: 'Cancel' }).click();
+      await d.waitFor({ state: 'detached' });
+
+      await q.getByRole('checkbox', { name: 'Select robot$taken', exact: true }).check();
+      await q.getByRole('button', { name: 'Action' }).click();
+      await q.getByRole('menuitem', { name: 'Refresh secret' }).click();
+      const r = q.getByRole('dialog', { name: 'Refresh secret of robot$taken' });
+      await r.getByLabel('Set the secret manually').check();
+      await r.getByText('10 to 12 characters with a digit; no spaces.').waitFor();
+      const s = r.getByLabel('New secret');
+      for (const [value, message] of [['Abcdefgh1', 'Use 10 to 12 characters.'], ['abcdefghijklm', 'Use 10 to 12 characters.'],
+        ['abcdefghij', 'Use at least one digit.']]) {
+        await s.fill(value);
+        await r.getByText(message, { exact: true }).waitFor();
+      }
+      await s.fill('abcdefghi1'); // no upper-case letter: this server does not ask for one
+      await r.getByLabel('Confirm secret').fill('abcdefghi1');
+      assert.equal(await r.getByRole('button', { name: 'Refresh' }).isDisabled(), false);
+      await r.getByRole('button', { name: 'Cancel' }).click();
+      await r.waitFor({ state: 'detached' });
+
+      await q.getByRole('link', { name: 'Settings' }).click();
+      const minutes = q.getByLabel('Token lifetime (minutes)', { exact: true });
+      await q.waitForFunction(() => !document.querySelector('input[name=token_expiration]').disabled);
+      await minutes.fill('61');
+      await q.getByText('Enter a whole number of minutes from 1 to 60.', { exact: true }).waitFor();
+      await q.getByLabel('Robot token expiration (days)', { exact: true }).fill('91');
+      await q.getByText('Enter a whole number of days from 1 to 90.', { exact: true }).waitFor();
+      await q.getByLabel('Robot name prefix', { exact: true }).fill('bot-x');
+      await q.getByText('At most 4 characters.', { exact: true }).waitFor();
+      assert.deepEqual(asked, ['GET']); // once per page load
+      Q.check();
+    } finally {
+      await Q.close();
+    }
+  });
 });
