@@ -1,4 +1,4 @@
-/* From a robot's stored permissions to registry actions (DESIGN §3 "Scopes and access").
+/* From a robot's stored permissions to registry actions (docs/design.md §3.6 "Scopes and access").
  * Pure; the caller brings the rows it read from the database. */
 #pragma once
 #include "dockhand/common.h"
@@ -41,7 +41,7 @@ extern const struct perm_def access_catalogue[];
 extern const size_t access_catalogue_len;
 
 /* True for a (resource, action) pair that dockhand accepts as a grantable
- * permission (the catalogue of DESIGN §4/§5); system says whether it is the
+ * permission (the catalogue of docs/design.md §5); system says whether it is the
  * system-level catalogue (which adds catalog:read). Exact, case-sensitive match;
  * NULL arguments give false. */
 bool access_perm_known(const char *resource, const char *action, bool system);

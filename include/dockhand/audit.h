@@ -1,4 +1,4 @@
-/* The audit log: who did what, when, from where (DESIGN §5 /audit-logs).
+/* The audit log: who did what, when, from where (docs/design.md §5 "Audit log").
  * Administrative changes are written in the caller's transaction; token issuance and
  * refused logins go through a batching writer thread so the token path never waits. */
 #pragma once

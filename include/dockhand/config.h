@@ -1,5 +1,5 @@
 /* Process settings: one table lists every setting with its environment variable,
- * flag, default and help (DESIGN §7). Read once at start; read-only afterwards. */
+ * flag, default and help (docs/design.md §7). Read once at start; read-only afterwards. */
 #pragma once
 #include <stdio.h>
 #include "dockhand/common.h"

@@ -1,4 +1,4 @@
-/* Verified credentials (DESIGN §2): SHA-256 of the login name, a NUL and the secret →
+/* Verified credentials (docs/design.md §2.3): SHA-256 of the login name, a NUL and the secret →
  * the robot id and credential version it was verified at. A hit lets the token realm
  * skip the KDF only for the robot id and version that the robot cache (or the database)
  * holds now, so a refreshed secret (new version), a deleted robot (gone) or a recreated

@@ -1,5 +1,5 @@
 /* Signing keys: loading a keys directory once, key IDs, the published bundle and
- * JWKS, and `dockhand keygen` (DESIGN §3 "The JWT"). */
+ * JWKS, and `dockhand keygen` (docs/design.md §3.7 "The JWT"). */
 #pragma once
 #include <openssl/evp.h>
 #include <openssl/x509.h>

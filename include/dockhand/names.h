@@ -1,4 +1,4 @@
-/* Robot and project names, and the login-name prefix (DESIGN §4 "Names"). */
+/* Robot and project names, and the login-name prefix (docs/design.md §4.2 "Names"). */
 #pragma once
 #include "dockhand/common.h"
 

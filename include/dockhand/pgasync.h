@@ -1,4 +1,4 @@
-/* A small pool of non-blocking libpq connections driven by one event_base (DESIGN §2).
+/* A small pool of non-blocking libpq connections driven by one event_base (docs/design.md §2.1).
  * One query in flight per connection, a FIFO of waiting queries, a deadline on every
  * wait, lazy (re)connection with a short back-off. No call blocks the loop. */
 #pragma once

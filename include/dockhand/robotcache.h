@@ -1,4 +1,4 @@
-/* What the token realm reads from the database for a request (DESIGN §2): a robot's row
+/* What the token realm reads from the database for a request (docs/design.md §2.3): a robot's row
  * (id, name, secret hash, version, disabled, expiry, catalog right), the token lifetime
  * setting, and the robot's effective access to each project it was asked about (public
  * pull included; 0 for a project that does not exist). With it a warm request needs no

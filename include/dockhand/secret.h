@@ -1,5 +1,5 @@
 /* Robot secrets: generation, the manual-secret policy, the self-describing hash
- * (DESIGN §4 "Secrets"). */
+ * (docs/design.md §4.3 "Secrets"). */
 #pragma once
 #include "dockhand/common.h"
 

@@ -1,4 +1,4 @@
-/* The token realm (DESIGN §3): GET and POST at /service/token, /token and /token/. */
+/* The token realm (docs/design.md §3): GET and POST at /service/token, /token and /token/. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* From stored permissions to registry actions (DESIGN §3 "Scopes and access"). */
+/* From stored permissions to registry actions (docs/design.md §3.6 "Scopes and access"). */
 #include "dockhand/access.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The scope grammar of the Docker Registry v2 token protocol (DESIGN §3). */
+/* The scope grammar of the Docker Registry v2 token protocol (docs/design.md §3.6). */
 #include "dockhand/scope.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-"""Harbor's own robot-account scenarios, performed through the admin API (DESIGN §5;
+"""Harbor's own robot-account scenarios, performed through the admin API (docs/design.md §5;
 issue 3) against the real registry with skopeo and podman: project robots, system
 robots over several projects, all-projects robots — and what disable, enable, secret
 refresh, permission changes and deletions do to real clients."""

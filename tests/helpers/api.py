@@ -1,4 +1,4 @@
-"""The admin API (DESIGN §5; issue 3) as the suites drive it: a client for one dockhand
+"""The admin API (docs/design.md §5; issue 3) as the suites drive it: a client for one dockhand
 instance, builders for request bodies, and the checks every answer must pass.
 
 - ensure_admin(D, name="alice", password=ADMIN_PASSWORD) → Api: creates the
@@ -273,7 +273,7 @@ def expect(r, status, model=None, many=False):
 
 def expect_error(r, status, code=_SAME):
     """An error answer: {"errors":[{"code","message"}…]}, Harbor's Errors model; code
-    defaults to the one DESIGN §5 names for the status (None: any)."""
+    defaults to the one README "Admin API" names for the status (None: any)."""
     assert r.status_code == status, "expected %s\n%s" % (status, show(r))
     if r.request.method == "HEAD":
         assert not r.content, show(r)

@@ -2,7 +2,7 @@
 
 Nothing here trusts the token: the key is chosen by recomputing every key ID from
 the certificates in a keys directory, and the signature is checked in the form
-DESIGN §3 prescribes (raw R‖S for ECDSA, PKCS#1 v1.5 for RSA).
+docs/design.md §3.7 prescribes (raw R‖S for ECDSA, PKCS#1 v1.5 for RSA).
 """
 
 import base64
@@ -88,7 +88,7 @@ def jwk_thumbprint(public_key):
 
 
 def alg_of(public_key):
-    """The JWS alg DESIGN §3 assigns to a key type."""
+    """The JWS alg docs/design.md §3.7 assigns to a key type."""
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return {"secp256r1": "ES256", "secp384r1": "ES384"}[public_key.curve.name]
     if isinstance(public_key, rsa.RSAPublicKey):

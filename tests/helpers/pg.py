@@ -1,4 +1,4 @@
-"""A private PostgreSQL cluster for the tests (DESIGN §1, STYLE "Tests").
+"""A private PostgreSQL cluster for the tests (README "Tests", STYLE "Tests").
 
 initdb into a temp dir, fsync off, a unix socket in a temp dir and no TCP listener.
 initdb refuses to run as root, and CI runs as root: then every server-side program

@@ -1,4 +1,4 @@
-"""Assertions about the token realm's answers (DESIGN §3), shared by the suites."""
+"""Assertions about the token realm's answers (docs/design.md §3), shared by the suites."""
 
 import calendar
 import json
@@ -73,7 +73,7 @@ def token_ok(d, r, sub=None, refresh=None):
 
 
 def unauthorized(d, r):
-    """A 401 exactly as DESIGN §3 "Failures" says; returns the raw body."""
+    """A 401 exactly as docs/design.md §3.5 "Failures" says; returns the raw body."""
     assert r.status_code == 401, show(r)
     realm = d.env.get("DOCKHAND_REALM", "http://%s/service/token" % d.env["DOCKHAND_LISTEN"])
     assert r.headers.get("WWW-Authenticate") == 'Basic realm="%s"' % realm, show(r)

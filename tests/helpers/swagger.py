@@ -1,6 +1,6 @@
 """Harbor's own API definition as JSON Schema, to validate the admin API's models.
 
-DESIGN (top): "our admin API's models must validate against [the] definitions" of
+docs/design.md §5: the admin API's models validate against Harbor's own definitions in
 `reference/harbor-v2.0-swagger.yaml` in the project's shared folder. The shared folder
 sits beside the clone (`<repo>/../shared`; CI keeps a copy there). The file is read with
 python3-yaml and checked with python3-jsonschema after converting its Swagger 2.0

@@ -1,5 +1,5 @@
 """Administrators (`dockhand admin …`), the audit triggers and `dockhand audit list`
-(issue 3; DESIGN §4 "Robots cannot use the admin API", §5 /audit-logs, §6)."""
+(issue 3; docs/design.md §4.6 "Robots cannot use the admin API", §5 "Audit log", §6)."""
 
 import calendar
 import hashlib

@@ -1,4 +1,4 @@
-"""GET /audit-logs (DESIGN §5; issue 3): changes made through the API with the
+"""GET /audit-logs (docs/design.md §5; issue 3): changes made through the API with the
 administrator's name, address and request id; token issuance and refused logins
 (batched: polled for); q filters, paging, newest first; never a secret or a hash."""
 

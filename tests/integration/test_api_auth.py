@@ -1,4 +1,4 @@
-"""Who may use the admin API (DESIGN §4 "Robots cannot use the admin API", §5; issue 3):
+"""Who may use the admin API (docs/design.md §4.6 "Robots cannot use the admin API", §5; issue 3):
 administrators only (HTTP Basic), 401 for everyone else, 403 for valid robot
 credentials, 429 after too many failures, X-Request-Id on every answer, and error bodies
 that say nothing internal."""

@@ -1,4 +1,4 @@
-"""GET/PUT /configurations and GET /permissions (DESIGN §5; issue 3)."""
+"""GET/PUT /configurations and GET /permissions (docs/design.md §5; issue 3)."""
 
 import pytest
 

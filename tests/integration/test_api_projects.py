@@ -1,4 +1,4 @@
-"""Projects through the admin API (DESIGN §5; issue 3): create, list, HEAD, get by id or
+"""Projects through the admin API (docs/design.md §5; issue 3): create, list, HEAD, get by id or
 name, delete — and what a deletion does to robots."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Robot accounts through the admin API (DESIGN §4, §5; issue 3): create, get, update,
+"""Robot accounts through the admin API (docs/design.md §4, §5; issue 3): create, get, update,
 refresh the secret, delete; every validation rule; fields a client may not set."""
 
 import json
@@ -636,7 +636,7 @@ def test_patch_malformed_is_400(dockhand, admin, body):
 ], ids=["unterminated", "no-colon", "trailing-comma", "two-strings", "bad-escape",
         "unquoted (a shell quoting slip)", "a bare string"])
 def test_a_secret_in_a_malformed_body_is_never_echoed_or_logged(dockhand, admin, raw):
-    """DESIGN §4: the plaintext appears in exactly two answers, create and refresh."""
+    """docs/design.md §4.3: the plaintext appears in exactly two answers, create and refresh."""
     created = admin.create_robot(A.new_name("echo"), A.perm("p", "pull"))
     secret = "Leaky9" + A.new_name("S") + "Zq"  # shaped like a generated secret
     A.remember(secret)

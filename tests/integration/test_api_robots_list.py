@@ -1,4 +1,4 @@
-"""GET /robots (DESIGN §5; issue 3): q filters, sort, page/page_size with X-Total-Count
+"""GET /robots (docs/design.md §5; issue 3): q filters, sort, page/page_size with X-Total-Count
 and Link, and names that follow the robot_name_prefix setting."""
 
 import urllib.parse

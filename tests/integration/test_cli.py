@@ -1,4 +1,5 @@
-"""The `dockhand` CLI for robots, projects and settings (README "Command line", DESIGN §4)."""
+"""The `dockhand` CLI for robots, projects and settings (README "Command line",
+docs/design.md §4)."""
 
 import calendar
 import json

@@ -1,5 +1,5 @@
 """`dockhand robot import` of robots exported from a real Harbor database (README
-"Importing robots from Harbor", DESIGN §4).
+"Importing robots from Harbor", docs/design.md §4).
 
 A Harbor database is built in the test cluster from Harbor's own migration files (the
 project's shared folder, reference/harbor-schema), filled the way Harbor stores robots,

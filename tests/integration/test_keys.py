@@ -1,4 +1,5 @@
-"""Signing keys: what is published, key IDs, algorithms, rotation (DESIGN §3 "The JWT")."""
+"""Signing keys: what is published, key IDs, algorithms, rotation
+(docs/design.md §3.7 "The JWT")."""
 
 import datetime
 import os

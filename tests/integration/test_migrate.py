@@ -1,4 +1,4 @@
-"""`dockhand migrate` and the schema check of `serve` (DESIGN §6)."""
+"""`dockhand migrate` and the schema check of `serve` (docs/design.md §6)."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""Scopes and access end to end (DESIGN §3 "Scopes and access"): what a robot asks
+"""Scopes and access end to end (docs/design.md §3.6 "Scopes and access"): what a robot asks
 for, what it holds, what the token grants."""
 
 from types import SimpleNamespace

@@ -1,5 +1,5 @@
 """Hostile and broken input to the token realm: each gets a clear 4xx, the server
-keeps serving, and nothing in the database changes (DESIGN §3, STYLE "Bounds")."""
+keeps serving, and nothing in the database changes (docs/design.md §3.5, STYLE "Bounds")."""
 
 import base64
 import urllib.parse

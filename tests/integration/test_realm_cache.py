@@ -1,4 +1,4 @@
-"""The token realm's robot cache (DESIGN §2): a warm request needs no database, a change
+"""The token realm's robot cache (docs/design.md §2.3): a warm request needs no database, a change
 is seen through NOTIFY, and a notification that never arrives is made up for by the TTL
 (DOCKHAND_CACHE_TTL_MS). The revocation tests in test_realm_revocation.py run with the
 cache on (the default)."""

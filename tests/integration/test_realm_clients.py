@@ -1,4 +1,4 @@
-"""The token realm as real clients call it, request by request (DESIGN §3 GET/POST).
+"""The token realm as real clients call it, request by request (docs/design.md §3.2, §3.3).
 
 docker login + refresh grant, containers/image (skopeo, podman), containerd, crane,
 and the three paths of the realm.

@@ -1,4 +1,4 @@
-"""Refusals of the token realm (DESIGN §3 "Failures"): one 401 for every bad
+"""Refusals of the token realm (docs/design.md §3.5 "Failures"): one 401 for every bad
 credential, 429 after too many failures, 400 for foreign services and malformed
 requests, 503 while PostgreSQL is away."""
 

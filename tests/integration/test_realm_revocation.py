@@ -1,5 +1,5 @@
 """Changes to robots, projects and settings take effect at the next token request,
-on every instance sharing the database (DESIGN §2 caches, §3, §4)."""
+on every instance sharing the database (docs/design.md §2.4, §3.8, §4.4)."""
 
 import time
 

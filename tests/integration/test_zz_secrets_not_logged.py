@@ -1,4 +1,4 @@
-"""Secrets never reach a log (STYLE "Logging", DESIGN §4 "Secrets").
+"""Secrets never reach a log (STYLE "Logging", docs/design.md §4.3 "Secrets").
 
 Runs last (file order): after exercising every path that handles a secret here, it
 greps the logs of every dockhand instance of the session (server and CLI stderr)
