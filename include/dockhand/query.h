@@ -53,7 +53,8 @@ struct query {
 };
 
 /* Parses q from s[0..len) (length-delimited; a NUL inside is malformed) into *q, which
- * the caller releases with query_deinit (also after a failure). Returns 0; DH_ERR_INVALID
+ * the caller releases with query_deinit (a failure leaves *q empty; deinit is then a
+ * no-op). q is overwritten, not freed: deinit a used one first. Returns 0; DH_ERR_INVALID
  * for a syntax, nesting, key or encoding error; DH_ERR_TOOBIG over a QUERY_MAX_* bound;
  * DH_ERR_NOMEM. On failure err holds a sentence without the parameter's name. */
 int query_parse(struct query *q, const char *s, size_t len, char err[QUERY_ERR_LEN]) DH_MUST_CHECK;

@@ -174,11 +174,13 @@ int query_parse(struct query *q, const char *s, size_t len, char err[QUERY_ERR_L
             p++;
             continue;
         }
-        if (q->n == QUERY_MAX_TERMS)
-            return failf(err, DH_ERR_TOOBIG, "at most %d terms", QUERY_MAX_TERMS);
-        int rc = term_parse(&q->t[q->n], &p, end, err);
-        if (rc < 0)
+        int rc = q->n == QUERY_MAX_TERMS
+                     ? failf(err, DH_ERR_TOOBIG, "at most %d terms", QUERY_MAX_TERMS)
+                     : term_parse(&q->t[q->n], &p, end, err);
+        if (rc < 0) {
+            query_deinit(q); /* a failed parse holds nothing */
             return rc;
+        }
         q->n++;
     }
     return 0;
