@@ -1,11 +1,10 @@
-/* The failed-login table, the verified-credential and robot caches, the robot directory,
- * and the settings loader. */
+/* The failed-login table, the verified-credential and robot caches, and the robot directory
+ * (the settings loader has test_config.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "dockhand/config.h"
 #include "dockhand/credcache.h"
 #include "dockhand/ratelimit.h"
 #include "dockhand/robotcache.h"
@@ -247,49 +246,6 @@ static void test_robotcache(void)
     robotcache_free(NULL);
 }
 
-static void test_config(void)
-{
-    struct config cfg;
-    char *argv[] = {"dockhand", "serve", "--listen", "0.0.0.0:7000", "--workers=3", "--output",
-                    "json",     "extra", NULL};
-    int argc = 8;
-    FILE *err = fopen("/dev/null", "w");
-
-    setenv("DOCKHAND_SERVICE", "svc-from-env", 1);
-    setenv("DOCKHAND_LISTEN", "1.2.3.4:1", 1);
-    CHECK(config_load(&cfg, &argc, argv, err) == 0);
-    CHECK_STR(cfg.service, "svc-from-env");
-    CHECK_STR(cfg.listen, "0.0.0.0:7000"); /* flags beat the environment */
-    CHECK(cfg.workers == 3);
-    CHECK_STR(cfg.output, "json");
-    CHECK(argc == 3);
-    CHECK_STR(argv[1], "serve");
-    CHECK_STR(argv[2], "extra");
-    CHECK(cfg.fail_limit_account == 10);
-    CHECK(cfg.kid_format == KID_LIBTRUST);
-    config_deinit(&cfg);
-
-    char *bad1[] = {"dockhand", "--workers", "many", NULL};
-    argc = 3;
-    CHECK(config_load(&cfg, &argc, bad1, err) < 0);
-    config_deinit(&cfg);
-    char *bad2[] = {"dockhand", "--kid-format", "x5t", NULL};
-    argc = 3;
-    CHECK(config_load(&cfg, &argc, bad2, err) < 0);
-    config_deinit(&cfg);
-    char *bad3[] = {"dockhand", "--max-body", NULL};
-    argc = 2;
-    CHECK(config_load(&cfg, &argc, bad3, err) < 0);
-    config_deinit(&cfg);
-    setenv("DOCKHAND_FAIL_WINDOW", "0", 1);
-    char *ok[] = {"dockhand", NULL};
-    argc = 1;
-    CHECK(config_load(&cfg, &argc, ok, err) < 0); /* below the minimum */
-    config_deinit(&cfg);
-    unsetenv("DOCKHAND_FAIL_WINDOW");
-    fclose(err);
-}
-
 /* The ids a query returns, as "1,2,3"; the total after a slash. */
 static const char *page(struct robotdir *d, const struct robotdir_query *q)
 {
@@ -440,6 +396,5 @@ int main(void)
     test_credcache();
     test_robotcache();
     test_robotdir();
-    test_config();
     return check_done();
 }
