@@ -1,5 +1,6 @@
-/* Process settings: one table lists every setting with its environment variable,
- * flag, default and help (docs/design.md §7). Read once at start; read-only afterwards. */
+/* Process settings: one table lists every setting with its environment variable, flag,
+ * default, help, and the field, kind and range it fills (docs/design.md §7). Read once at
+ * start; read-only afterwards. */
 #pragma once
 #include <stdio.h>
 #include "dockhand/common.h"
@@ -37,20 +38,36 @@ struct config {
     char *output; /* CLI: "text" | "json" */
 };
 
+enum config_kind {
+    CONFIG_STR, /* char *, a copy of the text */
+    CONFIG_INT, /* int within [min, max] */
+    CONFIG_KID, /* enum kid_format by name */
+};
+
+/* One setting: where it is read from, its default and help, and the field of struct
+ * config it fills. One entry holds all of it, so a setting cannot be matched with the
+ * wrong field or range by its position in a second table. */
 struct config_setting {
     const char *env;  /* DOCKHAND_... */
     const char *flag; /* --... */
     const char *def;  /* default as text, NULL for none */
     const char *help;
+    enum config_kind kind;
+    size_t offset; /* of the field in struct config */
+    int min, max;  /* CONFIG_INT: the accepted range, both ends included */
 };
 
 /* Every setting, for --help, the README check and config_load. */
 extern const struct config_setting config_settings[];
 extern const size_t config_settings_len;
 
-/* Fills cfg from defaults, then the environment, then flags found in argv (which
- * are removed from argv; *argc updated). Unknown "--" flags are left in argv for the
- * command to reject. Returns 0, or DH_ERR_INVALID with a message printed to err. */
+/* Fills cfg from defaults, then the environment (an empty variable counts as unset), then
+ * flags found in argv ("--flag value" or "--flag=value"; removed from argv, *argc updated,
+ * argv[*argc] set to NULL). Other "--" arguments are left in argv, in order, for the command
+ * to accept or refuse (subcommands have flags of their own). Returns 0; DH_ERR_INVALID for
+ * a value out of range or not of its kind, or a flag without its value, with one line naming
+ * the variable or flag printed to err; DH_ERR_NOMEM. On failure cfg is left zeroed (nothing
+ * to free) and argv may be partly reordered. */
 int config_load(struct config *cfg, int *argc, char **argv, FILE *err) DH_MUST_CHECK;
 
 /* Frees the strings. */

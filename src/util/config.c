@@ -1,139 +1,122 @@
 #include "dockhand/config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-enum setting_kind { S_STR, S_INT, S_KID };
-
-struct setting_slot {
-    enum setting_kind kind;
-    size_t offset;
-    int min, max;
-};
-
+/* Each entry ends with the kind, field and range of its setting (the macros below), so the
+ * names, default and help sit beside the field they fill. */
+#define STR(f) CONFIG_STR, offsetof(struct config, f), 0, 0
+#define INT(f, lo, hi) CONFIG_INT, offsetof(struct config, f), lo, hi
+#define KID(f) CONFIG_KID, offsetof(struct config, f), 0, 0
 const struct config_setting config_settings[] = {
     {"DOCKHAND_DATABASE_URL", "--database-url", "postgresql:///dockhand",
-     "libpq connection URL or key=value string"},
-    {"DOCKHAND_LISTEN", "--listen", "127.0.0.1:5001", "address to serve HTTP on, host:port"},
-    {"DOCKHAND_WORKERS", "--workers", "0", "worker threads (0: one per online CPU)"},
+     "libpq connection URL or key=value string", STR(database_url)},
+    {"DOCKHAND_LISTEN", "--listen", "127.0.0.1:5001", "address to serve HTTP on, host:port",
+     STR(listen)},
+    {"DOCKHAND_WORKERS", "--workers", "0", "worker threads (0: one per online CPU)",
+     INT(workers, 0, 256)},
     {"DOCKHAND_SERVICE", "--service", "dockhand-registry",
-     "the registry's service name; the token's aud"},
-    {"DOCKHAND_ISSUER", "--issuer", "dockhand", "the token's iss; the registry's issuer"},
+     "the registry's service name; the token's aud", STR(service)},
+    {"DOCKHAND_ISSUER", "--issuer", "dockhand", "the token's iss; the registry's issuer",
+     STR(issuer)},
     {"DOCKHAND_REALM", "--realm", NULL,
-     "public URL of the token endpoint (default http://<listen>/service/token)"},
-    {"DOCKHAND_KEYS_DIR", "--keys-dir", "certs", "directory of <name>.key + <name>.crt pairs"},
+     "public URL of the token endpoint (default http://<listen>/service/token)", STR(realm)},
+    {"DOCKHAND_KEYS_DIR", "--keys-dir", "certs", "directory of <name>.key + <name>.crt pairs",
+     STR(keys_dir)},
     {"DOCKHAND_KID_FORMAT", "--kid-format", "libtrust",
-     "key ID in the token header: libtrust (distribution 2.x) or jwk-thumbprint (3.x)"},
+     "key ID in the token header: libtrust (distribution 2.x) or jwk-thumbprint (3.x)",
+     KID(kid_format)},
     {"DOCKHAND_FAIL_LIMIT_ACCOUNT", "--fail-limit-account", "10",
-     "failed logins per account in the window before 429"},
+     "failed logins per account in the window before 429", INT(fail_limit_account, 1, 1000000)},
     {"DOCKHAND_FAIL_LIMIT_ADDRESS", "--fail-limit-address", "50",
-     "failed logins per client address in the window before 429"},
-    {"DOCKHAND_FAIL_WINDOW", "--fail-window", "60", "failed-login window in seconds"},
+     "failed logins per client address in the window before 429",
+     INT(fail_limit_address, 1, 1000000)},
+    {"DOCKHAND_FAIL_WINDOW", "--fail-window", "60", "failed-login window in seconds",
+     INT(fail_window, 1, 86400)},
     {"DOCKHAND_HASH_THREADS", "--hash-threads", "0",
-     "threads that verify secrets (0: one per online CPU)"},
-    {"DOCKHAND_DB_POOL", "--db-pool", "4", "database connections per worker"},
+     "threads that verify secrets (0: one per online CPU)", INT(hash_threads, 0, 256)},
+    {"DOCKHAND_DB_POOL", "--db-pool", "4", "database connections per worker", INT(db_pool, 1, 64)},
     {"DOCKHAND_DB_TIMEOUT_MS", "--db-timeout-ms", "5000",
-     "longest wait for the database before 503, milliseconds"},
-    {"DOCKHAND_MAX_BODY", "--max-body", "16384", "largest token POST body in bytes (413 above)"},
+     "longest wait for the database before 503, milliseconds", INT(db_timeout_ms, 100, 600000)},
+    {"DOCKHAND_MAX_BODY", "--max-body", "16384", "largest token POST body in bytes (413 above)",
+     INT(max_body, 1024, 1024 * 1024)},
     {"DOCKHAND_CRED_CACHE_SIZE", "--cred-cache-size", "100000",
-     "verified credentials kept in memory (LRU)"},
+     "verified credentials kept in memory (LRU)", INT(cred_cache_size, 0, 10000000)},
     {"DOCKHAND_ROBOT_CACHE_SIZE", "--robot-cache-size", "100000",
-     "robots kept in memory with their project access (LRU; 0: read the database every time)"},
+     "robots kept in memory with their project access (LRU; 0: read the database every time)",
+     INT(robot_cache_size, 0, 10000000)},
     {"DOCKHAND_CACHE_TTL_MS", "--cache-ttl-ms", "300000",
      "longest a cached robot or project answer is used, milliseconds (bounds staleness when a "
-     "change bypasses the triggers' notifications)"},
+     "change bypasses the triggers' notifications)",
+     INT(cache_ttl_ms, 100, 3600000)},
     {"DOCKHAND_ROBOT_LIST_CACHE_SIZE", "--robot-list-cache-size", "1000000",
      "robots whose name, level and project the admin API keeps in memory to filter and page "
-     "robot lists (0, or more robots than this: the database does it)"},
+     "robot lists (0, or more robots than this: the database does it)",
+     INT(robot_list_cache_size, 0, 10000000)},
     {"DOCKHAND_API_THREADS", "--api-threads", "2",
-     "threads serving the admin API (each with its own database connection)"},
+     "threads serving the admin API (each with its own database connection)",
+     INT(api_threads, 1, 64)},
     {"DOCKHAND_AUDIT_TOKENS", "--audit-tokens", "1",
-     "1: record token issuance and refused logins in the audit log; 0: only changes"},
+     "1: record token issuance and refused logins in the audit log; 0: only changes",
+     INT(audit_tokens, 0, 1)},
     {"DOCKHAND_AUDIT_FLUSH_MS", "--audit-flush-ms", "200",
-     "longest a queued audit record (token issued, login refused) waits to be written, ms"},
+     "longest a queued audit record (token issued, login refused) waits to be written, ms",
+     INT(audit_flush_ms, 10, 60000)},
     {"DOCKHAND_SESSION_IDLE", "--session-idle", "1800",
-     "web page sessions end after this many seconds without a request"},
+     "web page sessions end after this many seconds without a request",
+     INT(session_idle, 1, 30 * 86400)},
     {"DOCKHAND_SESSION_MAX", "--session-max", "43200",
-     "web page sessions end this many seconds after sign-in, used or not"},
-    {"DOCKHAND_LOG_LEVEL", "--log-level", "info", "debug, info, warn or error"},
-    {"DOCKHAND_LOG_FORMAT", "--log-format", "text", "text or json"},
-    {"DOCKHAND_OUTPUT", "--output", "text", "CLI output: text or json"},
+     "web page sessions end this many seconds after sign-in, used or not",
+     INT(session_max, 1, 365 * 86400)},
+    {"DOCKHAND_LOG_LEVEL", "--log-level", "info", "debug, info, warn or error", STR(log_level)},
+    {"DOCKHAND_LOG_FORMAT", "--log-format", "text", "text or json", STR(log_format)},
+    {"DOCKHAND_OUTPUT", "--output", "text", "CLI output: text or json", STR(output)},
 };
+#undef STR
+#undef INT
+#undef KID
 const size_t config_settings_len = DH_ARRAY_SIZE(config_settings);
 
-#define STR(f)                                                                                     \
-    {                                                                                              \
-        S_STR, offsetof(struct config, f), 0, 0                                                    \
-    }
-#define INT(f, lo, hi)                                                                             \
-    {                                                                                              \
-        S_INT, offsetof(struct config, f), lo, hi                                                  \
-    }
-static const struct setting_slot slots[] = {
-    STR(database_url),
-    STR(listen),
-    INT(workers, 0, 256),
-    STR(service),
-    STR(issuer),
-    STR(realm),
-    STR(keys_dir),
-    {S_KID, offsetof(struct config, kid_format), 0, 0},
-    INT(fail_limit_account, 1, 1000000),
-    INT(fail_limit_address, 1, 1000000),
-    INT(fail_window, 1, 86400),
-    INT(hash_threads, 0, 256),
-    INT(db_pool, 1, 64),
-    INT(db_timeout_ms, 100, 600000),
-    INT(max_body, 1024, 1024 * 1024),
-    INT(cred_cache_size, 0, 10000000),
-    INT(robot_cache_size, 0, 10000000),
-    INT(cache_ttl_ms, 100, 3600000),
-    INT(robot_list_cache_size, 0, 10000000),
-    INT(api_threads, 1, 64),
-    INT(audit_tokens, 0, 1),
-    INT(audit_flush_ms, 10, 60000),
-    INT(session_idle, 1, 30 * 86400),
-    INT(session_max, 1, 365 * 86400),
-    STR(log_level),
-    STR(log_format),
-    STR(output),
-};
-_Static_assert(DH_ARRAY_SIZE(slots) == DH_ARRAY_SIZE(config_settings), "settings table");
-
-static int setting_apply(struct config *cfg, size_t i, const char *value, FILE *err)
+/* name is what the value came from (the variable or the flag), so an error points at the
+ * text the user has to change. */
+static int setting_apply(struct config *cfg, const struct config_setting *s, const char *value,
+                         const char *name, FILE *err)
 {
-    const struct setting_slot *s = &slots[i];
-    char *base = (char *)cfg;
+    char *field = (char *)cfg + s->offset;
 
     switch (s->kind) {
-    case S_STR: {
-        char **p = (char **)(base + s->offset);
+    case CONFIG_STR: {
+        char **p = (char **)field;
         free(*p);
         *p = value ? strdup(value) : NULL;
         if (value && !*p)
             return DH_ERR_NOMEM;
         return 0;
     }
-    case S_INT: {
+    case CONFIG_INT: {
         char *end;
+        errno = 0;
         long v = strtol(value, &end, 10);
-        if (!*value || *end || v < s->min || v > s->max) {
-            fprintf(err, "dockhand: %s must be an integer from %d to %d\n", config_settings[i].env,
-                    s->min, s->max);
+        /* strtol skips leading blanks and saturates on overflow; neither is a number here. */
+        if (!*value || *end || errno || (*value != '-' && (*value < '0' || *value > '9')) ||
+            v < s->min || v > s->max) {
+            fprintf(err, "dockhand: %s must be an integer from %d to %d, not \"%.40s\"\n", name,
+                    s->min, s->max, value);
             return DH_ERR_INVALID;
         }
-        *(int *)(base + s->offset) = (int)v;
+        *(int *)field = (int)v;
         return 0;
     }
-    case S_KID:
+    case CONFIG_KID:
         if (strcmp(value, "libtrust") == 0)
-            cfg->kid_format = KID_LIBTRUST;
+            *(enum kid_format *)field = KID_LIBTRUST;
         else if (strcmp(value, "jwk-thumbprint") == 0)
-            cfg->kid_format = KID_JWK_THUMBPRINT;
+            *(enum kid_format *)field = KID_JWK_THUMBPRINT;
         else {
-            fprintf(err, "dockhand: %s must be libtrust or jwk-thumbprint\n",
-                    config_settings[i].env);
+            fprintf(err, "dockhand: %s must be libtrust or jwk-thumbprint, not \"%.40s\"\n", name,
+                    value);
             return DH_ERR_INVALID;
         }
         return 0;
@@ -141,18 +124,32 @@ static int setting_apply(struct config *cfg, size_t i, const char *value, FILE *
     return DH_ERR_INVALID;
 }
 
-int config_load(struct config *cfg, int *argc, char **argv, FILE *err)
+/* The setting whose flag arg is ("--flag" or "--flag=value"), or NULL. */
+static const struct config_setting *setting_by_flag(const char *arg, const char **value)
+{
+    for (size_t i = 0; i < config_settings_len; i++) {
+        const struct config_setting *s = &config_settings[i];
+        size_t fl = strlen(s->flag);
+        if (strncmp(arg, s->flag, fl) != 0 || (arg[fl] != '=' && arg[fl] != '\0'))
+            continue;
+        *value = arg[fl] == '=' ? arg + fl + 1 : NULL;
+        return s;
+    }
+    return NULL;
+}
+
+static int config_fill(struct config *cfg, int *argc, char **argv, FILE *err)
 {
     int rc;
 
-    memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < config_settings_len; i++) {
-        const char *v = getenv(config_settings[i].env);
+        const struct config_setting *s = &config_settings[i];
+        const char *v = getenv(s->env);
         if (!v || !*v)
-            v = config_settings[i].def;
+            v = s->def;
         if (!v)
             continue;
-        rc = setting_apply(cfg, i, v, err);
+        rc = setting_apply(cfg, s, v, s->env, err);
         if (rc < 0)
             return rc;
     }
@@ -160,31 +157,20 @@ int config_load(struct config *cfg, int *argc, char **argv, FILE *err)
     /* Flags: "--name value" or "--name=value", anywhere after argv[0]. */
     int out = 1;
     for (int a = 1; a < *argc; a++) {
-        const char *arg = argv[a];
-        size_t i;
         const char *value = NULL;
-        for (i = 0; i < config_settings_len; i++) {
-            size_t fl = strlen(config_settings[i].flag);
-            if (strncmp(arg, config_settings[i].flag, fl) != 0)
-                continue;
-            if (arg[fl] == '=') {
-                value = arg + fl + 1;
-                break;
-            }
-            if (arg[fl] == '\0') {
-                if (a + 1 >= *argc) {
-                    fprintf(err, "dockhand: %s needs a value\n", arg);
-                    return DH_ERR_INVALID;
-                }
-                value = argv[++a];
-                break;
-            }
-        }
-        if (i == config_settings_len) {
+        const struct config_setting *s = setting_by_flag(argv[a], &value);
+        if (!s) {
             argv[out++] = argv[a];
             continue;
         }
-        rc = setting_apply(cfg, i, value, err);
+        if (!value) {
+            if (a + 1 >= *argc) {
+                fprintf(err, "dockhand: %s needs a value\n", argv[a]);
+                return DH_ERR_INVALID;
+            }
+            value = argv[++a];
+        }
+        rc = setting_apply(cfg, s, value, s->flag, err);
         if (rc < 0)
             return rc;
     }
@@ -206,11 +192,20 @@ int config_load(struct config *cfg, int *argc, char **argv, FILE *err)
     return 0;
 }
 
+int config_load(struct config *cfg, int *argc, char **argv, FILE *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    int rc = config_fill(cfg, argc, argv, err);
+    if (rc < 0)
+        config_deinit(cfg); /* the caller exits; nothing of a refused setup stays behind */
+    return rc;
+}
+
 void config_deinit(struct config *cfg)
 {
-    for (size_t i = 0; i < DH_ARRAY_SIZE(slots); i++)
-        if (slots[i].kind == S_STR)
-            free(*(char **)((char *)cfg + slots[i].offset));
+    for (size_t i = 0; i < config_settings_len; i++)
+        if (config_settings[i].kind == CONFIG_STR)
+            free(*(char **)((char *)cfg + config_settings[i].offset));
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -1,7 +1,8 @@
 /* The settings loader (util/config.c): defaults, the environment over the defaults, flags
  * over the environment, values out of range or of the wrong kind refused with a line that
  * names the variable or flag, flags that are not settings left to the command, and the
- * table itself (names follow one rule, help lists every setting). */
+ * one table itself (names follow one rule, one entry per field, defaults within their
+ * ranges, help lists every setting). */
 #include "check.h"
 
 #include <ctype.h>
@@ -233,8 +234,8 @@ static void test_flags_not_settings(void)
     config_deinit(&cfg);
 }
 
-/* The table: env DOCKHAND_X_Y goes with flag --x-y, each named once, and `dockhand help`
- * lists every one with its default. */
+/* The table: env DOCKHAND_X_Y goes with flag --x-y, each named once, each filling its own
+ * field, and `dockhand help` lists every one with its default. */
 static void test_table(void)
 {
     CHECK(config_settings_len >= 27);
@@ -247,8 +248,16 @@ static void test_table(void)
         want[n] = '\0';
         CHECK_STR(s->env, want);
         CHECK(strncmp(s->flag, "--", 2) == 0 && s->help && *s->help);
+        /* One entry per field: two entries writing one field would mean a setting whose
+         * value is silently replaced by another's. */
         for (size_t k = 0; k < i; k++)
-            CHECK(strcmp(config_settings[k].env, s->env) != 0);
+            CHECK(strcmp(config_settings[k].env, s->env) != 0 &&
+                  config_settings[k].offset != s->offset);
+        CHECK(s->offset < sizeof(struct config));
+        if (s->kind == CONFIG_INT) {
+            CHECK(s->min <= s->max);
+            CHECK(s->def && atoi(s->def) >= s->min && atoi(s->def) <= s->max);
+        }
     }
 
     FILE *f = tmpfile();
