@@ -60,6 +60,11 @@ NM_LINE = re.compile(r'^(.*):\s*[0-9a-fA-F]*\s+(\S)\s+(\S+)$')
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]dockhand/([^">]+)[">]')
 
 
+def die(message):
+    print(f'modgraph: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
 def module_from_name(obj):
     """Module of an object named after its source: "lib.a:src/util/scope.c.o" ->
     "util/scope" (synthetic input, and the fallback for objects meson did not list)."""
@@ -92,7 +97,10 @@ def build_objmap(build, source, layered):
     """Object path (as nm names it) -> module, from meson's compile_commands.json."""
     objmap = {}
     src = (Path(source) / 'src').resolve()
-    for e in json.load(open(Path(build) / 'compile_commands.json')):
+    db = Path(build) / 'compile_commands.json'
+    if not db.exists():
+        die(f'{db} is missing: not a meson build directory')
+    for e in json.load(open(db)):
         out = e['output']
         if not out.startswith((LIBRARY + '.p/', MAIN_OBJDIR + '/')):
             continue
@@ -110,11 +118,11 @@ def nm_of_build(build, objmap):
     main_objs = [o for o in objmap if o.startswith(MAIN_OBJDIR + '/')]
     lib = Path(build) / LIBRARY
     if not lib.exists() or not main_objs:
-        sys.exit(f'modgraph: {lib} or the object of src/main.c is missing: build first')
+        die(f'{lib} or the object of src/main.c is missing: build first')
     run = subprocess.run(['nm', '-A', LIBRARY] + main_objs, cwd=build,
                          capture_output=True, text=True)
     if run.returncode:
-        sys.exit(f'modgraph: nm failed: {run.stderr.strip()}')
+        die(f'nm failed: {run.stderr.strip()}')
     return run.stdout
 
 
@@ -238,7 +246,7 @@ def main(argv=None):
     else:
         ap.error('give --build and --source, or --nm-file')
     if not mods:
-        sys.exit('modgraph: no objects read')  # never pass on an empty graph
+        die('no objects read')  # never pass on an empty graph
 
     nodes = set(mods)
     arrows = arrows_of(mods)
