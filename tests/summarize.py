@@ -13,6 +13,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 passed = failed = skipped = 0
+# meson tests that run pytest with --junitxml=<build>/tests/<name>.xml
+PYTEST_SUITES = ('integration', 'e2e', 'modgraph-selftest')
 
 
 def node_tap(path):
@@ -40,7 +42,7 @@ for build in sys.argv[1:]:
         t = json.loads(line)
         # meson names a test "<project>:<suite> / <test>"
         name, result = t['name'].split(' / ')[-1], t['result']
-        if name in ('integration', 'e2e'):
+        if name in PYTEST_SUITES:
             xml = os.path.join(build, 'tests', name + '.xml')
             if not os.path.exists(xml):
                 print(f'{build}: {name}: no results ({result})')
