@@ -17,13 +17,12 @@ Exit status: 0 clean, 1 a rule is broken, 2 the build could not be read.
 
   modgraph.py --build build --source .      the checks, with every finding
   modgraph.py ... --summary                 one line of counts
-  modgraph.py ... --dot                     the graph for Graphviz (upward arrows red)
+  modgraph.py ... --dot                     the graph for Graphviz (broken rules coloured)
   modgraph.py --nm-file F [--no-layers]     the same on saved or synthetic `nm -A` output,
                                             objects named by module ("util/scope.o")
 """
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -178,6 +177,23 @@ def layer_of(mod):
     return 'main' if mod == 'main' else mod.split('/')[0] if '/' in mod else None
 
 
+def rank(layer):
+    """Place of a layer in LAYERS; None for a module outside the layer folders."""
+    return LAYERS.index(layer) if layer in LAYERS else None
+
+
+def breaks_layers(a, b):
+    """Why the arrow a -> b breaks the layering, or None when it does not."""
+    ra, rb = rank(layer_of(a)), rank(layer_of(b))
+    if ra is None or rb is None:
+        return None  # the module itself is reported
+    if ra < rb:
+        return 'upward'
+    if layer_of(b) in ONLY_FROM_MAIN and layer_of(a) not in (layer_of(b), 'main'):
+        return f'only main uses {layer_of(b)}'
+    return None
+
+
 def include_findings(source, mods):
     """Upward includes: (file:line, header, its layer) for each .c under src/ that includes
     a header whose module is in a higher layer."""
@@ -199,17 +215,17 @@ def include_findings(source, mods):
             if len(homes) != 1:
                 errors.append(f'{where}: dockhand/{header} has no single home '
                               '(no .c of that name: add it to HEADER_LAYERS)')
-            elif rank(layer_of(mod)) < rank(next(iter(homes))):
-                found.append(f'{where}: {layer_of(mod)} includes dockhand/{header} '
-                             f'({next(iter(homes))})')
+                continue
+            home = next(iter(homes))
+            if rank(layer_of(mod)) is not None and rank(home) is not None \
+                    and rank(layer_of(mod)) < rank(home):
+                found.append(f'{where}: {layer_of(mod)} includes dockhand/{header} ({home})')
     return found, errors
 
 
-def rank(layer):
-    return LAYERS.index(layer)
-
-
-def dot(nodes, arrows, bad):
+def dot(nodes, arrows, bad, cycles):
+    """Graphviz text: a box per layer, lowest at the bottom; arrows that break the layers
+    red, arrows inside a cycle orange."""
     out = ['digraph dockhand {', '  rankdir=BT; node [shape=box, fontsize=10];']
     for layer in LAYERS + [None]:
         members = sorted(n for n in nodes if layer_of(n) == layer)
@@ -220,7 +236,8 @@ def dot(nodes, arrows, bad):
         elif members:
             out += [f'  "{n}";' for n in members]
     for (a, b) in sorted(arrows):
-        colour = ' [color=red]' if (a, b) in bad else ''
+        in_cycle = any(a in c and b in c for c in cycles)
+        colour = ' [color=red]' if (a, b) in bad else ' [color=orange]' if in_cycle else ''
         out.append(f'  "{a}" -> "{b}"{colour};')
     out.append('}')
     return '\n'.join(out)
@@ -251,52 +268,45 @@ def main(argv=None):
     nodes = set(mods)
     arrows = arrows_of(mods)
     cycles = cycles_of(nodes, arrows)
-    problems = [f'cycle ({len(c)}): ' + ' '.join(c) for c in cycles]
-    upward = []
+    upward, errors = [], []
+    bad = set()
     if layered:
-        for n in sorted(nodes):
-            if layer_of(n) not in LAYERS:
-                problems.append(f'{n}: not in a layer folder of LAYERS')
+        errors += [f'{n}: not in a layer folder of LAYERS'
+                   for n in sorted(nodes) if rank(layer_of(n)) is None]
         for (a, b), syms in sorted(arrows.items()):
-            la, lb = layer_of(a), layer_of(b)
-            if la not in LAYERS or lb not in LAYERS:
-                continue  # reported above
-            if rank(la) < rank(lb):
-                upward.append(f'{a} -> {b} ({", ".join(sorted(syms))})')
-            elif lb in ONLY_FROM_MAIN and la not in (lb, 'main'):
-                upward.append(f'{a} -> {b} ({", ".join(sorted(syms))}): only main uses {lb}')
+            why = breaks_layers(a, b)
+            if why:
+                bad.add((a, b))
+                note = '' if why == 'upward' else f': {why}'
+                upward.append(f'{a} -> {b} ({", ".join(sorted(syms))}){note}')
         if args.source:
             inc_up, inc_errors = include_findings(args.source, nodes)
             upward += inc_up
-            problems += inc_errors
-    problems += [f'upward: {u}' for u in upward]
+            errors += inc_errors
 
     largest = max((len(c) for c in cycles), default=0)
     summary = (f'modules {len(nodes)}, arrows {len(arrows)}, '
                f'cycles {len(cycles)} (largest {largest}), upward {len(upward)}')
     if args.dot:
-        bad = {(a, b) for (a, b) in arrows
-               if layered and layer_of(a) in LAYERS and layer_of(b) in LAYERS
-               and rank(layer_of(a)) < rank(layer_of(b))}
-        print(dot(nodes, arrows, bad))
+        print(dot(nodes, arrows, bad, cycles))
     elif args.summary:
         print(summary)
     else:
         print(summary)
         for c in cycles:
             print(f'cycle ({len(c)}): ' + ' '.join(c))
-            members = set(c)
             # The arrows inside the cycle: one of them has to go.
             for (a, b), syms in sorted(arrows.items()):
-                if a in members and b in members:
+                if a in c and b in c:
                     print(f'  {a} -> {b} ({", ".join(sorted(syms))})')
-        for p in problems:
-            if not p.startswith('cycle'):
-                print(p)
+        for u in upward:
+            print(f'upward: {u}')
+        for e in errors:
+            print(e)
         if not layered:
             print('layers not checked (--no-layers)')
-        print('FAIL' if problems else 'PASS')
-    return 1 if problems else 0
+        print('FAIL' if cycles or upward or errors else 'PASS')
+    return 1 if cycles or upward or errors else 0
 
 
 if __name__ == '__main__':
