@@ -194,15 +194,18 @@ def breaks_layers(a, b):
     return None
 
 
-def include_findings(source, mods):
-    """Upward includes: (file:line, header, its layer) for each .c under src/ that includes
-    a header whose module is in a higher layer."""
+def include_findings(source):
+    """Upward includes ("file:line: ...") of the .c files under src/, and headers with no
+    home. A header's home is the .c of the same name (found in the sources, not the build,
+    so that a stale build cannot hide one) or HEADER_LAYERS."""
     src = Path(source) / 'src'
+    sources = sorted(src.rglob('*.c'))
     by_base = {}
-    for mod in mods:
-        by_base.setdefault(mod.rsplit('/', 1)[-1] + '.h', set()).add(layer_of(mod))
+    for c in sources:
+        mod = c.relative_to(src).with_suffix('').as_posix()
+        by_base.setdefault(c.stem + '.h', set()).add(layer_of(mod))
     found, errors = [], []
-    for c in sorted(src.rglob('*.c')):
+    for c in sources:
         mod = c.relative_to(src).with_suffix('').as_posix()
         for lineno, line in enumerate(c.read_text(errors='replace').splitlines(), 1):
             m = INCLUDE.match(line)
@@ -280,7 +283,7 @@ def main(argv=None):
                 note = '' if why == 'upward' else f': {why}'
                 upward.append(f'{a} -> {b} ({", ".join(sorted(syms))}){note}')
         if args.source:
-            inc_up, inc_errors = include_findings(args.source, nodes)
+            inc_up, inc_errors = include_findings(args.source)
             upward += inc_up
             errors += inc_errors
 
