@@ -3,7 +3,8 @@
 #pragma once
 #include <libpq-fe.h>
 #include <stdint.h>
-#include "dockhand/service.h"
+#include "dockhand/secret.h"
+#include "dockhand/store_err.h"
 
 #define ADMIN_ITERATIONS 600000 /* PBKDF2-SHA256 iterations of an administrator password */
 
@@ -18,18 +19,18 @@ struct admin {
  * secret_policy_check(), or when NULL a random one is generated into generated (shown
  * once by the caller). 409 for a duplicate name. */
 int admin_create(PGconn *db, const char *name, const char *password, size_t password_len,
-                 char generated[SECRET_GEN_LEN + 1], struct svc_err *err) DH_MUST_CHECK;
+                 char generated[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
 
 /* Sets a new password (or a generated one when password is NULL); bumps the
  * credential version so cached logins of the old password die at once. 404 unknown. */
 int admin_passwd(PGconn *db, const char *name, const char *password, size_t password_len,
-                 char generated[SECRET_GEN_LEN + 1], struct svc_err *err) DH_MUST_CHECK;
+                 char generated[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
 
 /* Deletes an administrator; 404 unknown. */
-int admin_delete(PGconn *db, const char *name, struct svc_err *err) DH_MUST_CHECK;
+int admin_delete(PGconn *db, const char *name, struct store_err *err) DH_MUST_CHECK;
 
 /* All administrators by name. */
-int admin_list(PGconn *db, struct admin **out, size_t *n, struct svc_err *err) DH_MUST_CHECK;
+int admin_list(PGconn *db, struct admin **out, size_t *n, struct store_err *err) DH_MUST_CHECK;
 void admin_list_free(struct admin *list, size_t n);
 
 /* The stored hash and credential version of name, for verification by the caller

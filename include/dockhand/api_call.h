@@ -53,9 +53,11 @@ void api_error(struct api_call *c, int status, const char *code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 void api_header(struct api_call *c, const char *name, const char *value);
 
-/* Answers a service failure with its status and message. */
-struct svc_err;
-void api_svc_error(struct api_call *c, const struct svc_err *err);
+/* Answers a store failure (store_err.h) with its HTTP status and message: invalid 400,
+ * not found 404, conflict 409, internal 503 when the database did not answer in time,
+ * else 500 (the message logged, not sent). */
+struct store_err;
+void api_store_error(struct api_call *c, const struct store_err *err);
 
 /* Paging parameters page (≥1, default 1) and page_size (1..API_PAGE_SIZE_MAX, default
  * API_PAGE_SIZE_DEFAULT). Returns false after answering 400. */

@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdint.h>
-#include "dockhand/service.h"
+#include "dockhand/store_err.h"
 
 #define AUDIT_QUEUE_MAX 100000 /* records waiting for the writer; more are counted as dropped */
 #define AUDIT_BATCH_MAX 1000   /* records per INSERT */
@@ -57,9 +57,9 @@ struct audit_filter {
 
 /* Deletes the records older than before (Unix seconds) and records that it did
  * (operation "prune", type "audit"), in one transaction. *deleted gets the count. */
-int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct svc_err *err) DH_MUST_CHECK;
+int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct store_err *err) DH_MUST_CHECK;
 
 /* A page of records, newest first, as Harbor's AuditLog objects (id, username,
  * resource, resource_type, operation, op_time) plus client_ip, request_id, detail. */
 int audit_list(PGconn *db, const struct audit_filter *f, json_t **items, int64_t *total,
-               struct svc_err *err) DH_MUST_CHECK;
+               struct store_err *err) DH_MUST_CHECK;

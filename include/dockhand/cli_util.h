@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include "dockhand/config.h"
 
-struct svc_err;
+struct store_err;
 
 /* Whether the output setting asks for JSON (--output json). */
 bool cli_json_out(const struct config *cfg);
@@ -15,7 +15,7 @@ bool cli_json_out(const struct config *cfg);
 int cli_print_json(json_t *o);
 
 /* Prints a refused or failed operation's message; returns the exit code 1. */
-int cli_fail(const struct svc_err *err);
+int cli_fail(const struct store_err *err);
 
 /* Reads a secret or password from stdin into buf (cap ≥ the longest accepted + 2): one
  * trailing newline (and CR) dropped, NUL-terminated. Returns 0, or 1 after printing why

@@ -3,7 +3,7 @@
 #pragma once
 #include <jansson.h>
 #include <libpq-fe.h>
-#include "dockhand/service.h"
+#include "dockhand/store_err.h"
 
 #define HARBOR_IMPORT_MAX_BYTES (64 * 1024 * 1024) /* largest export file */
 #define HARBOR_IMPORT_MAX_ROBOTS 100000
@@ -34,7 +34,7 @@ struct harbor_import_report {
  * "robot$" prefix); those without a usable secret are skipped and reported. Fills
  * *report (also on failure: zero counts, details NULL). */
 int harbor_import(PGconn *db, const char *json_text, size_t len,
-                  struct harbor_import_report *report, struct svc_err *err) DH_MUST_CHECK;
+                  struct harbor_import_report *report, struct store_err *err) DH_MUST_CHECK;
 
 /* Frees report->details; accepts NULL. */
 void harbor_import_report_deinit(struct harbor_import_report *report);

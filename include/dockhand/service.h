@@ -1,25 +1,12 @@
 /* Robot, project and settings services: validation plus SQL, on a blocking connection.
  * The CLI calls them directly; the admin API calls them from its worker pool.
- * Every function reports a user-facing failure in a struct svc_err. */
+ * Every function reports a user-facing failure in a struct store_err. */
 #pragma once
 #include <libpq-fe.h>
 #include <stdint.h>
 #include "dockhand/common.h"
 #include "dockhand/secret.h"
-
-/* Failure classes, mapped to HTTP statuses by the API and to exit codes by the CLI. */
-enum svc_status {
-    SVC_OK = 0,
-    SVC_BAD_REQUEST = 400,
-    SVC_NOT_FOUND = 404,
-    SVC_CONFLICT = 409,
-    SVC_INTERNAL = 500,
-};
-
-struct svc_err {
-    enum svc_status status;
-    char msg[256]; /* never holds a secret */
-};
+#include "dockhand/store_err.h"
 
 #define ROBOT_MAX_PERMS 1000       /* permission entries (namespaces) per robot */
 #define ROBOT_MAX_ACCESS 64        /* access pairs per entry */
@@ -95,20 +82,20 @@ struct robot_filter {
 /* Creates a robot; on success fills *out (caller robot_deinit) and secret (plaintext,
  * shown once). */
 int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
-                 char secret[SECRET_GEN_LEN + 1], struct svc_err *err) DH_MUST_CHECK;
-int robot_get(PGconn *db, int64_t id, struct robot *out, struct svc_err *err) DH_MUST_CHECK;
+                 char secret[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
+int robot_get(PGconn *db, int64_t id, struct robot *out, struct store_err *err) DH_MUST_CHECK;
 /* Finds by id (digits), stored name, or full name with prefix. */
-int robot_find(PGconn *db, const char *ref, struct robot *out, struct svc_err *err) DH_MUST_CHECK;
+int robot_find(PGconn *db, const char *ref, struct robot *out, struct store_err *err) DH_MUST_CHECK;
 int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, size_t *n,
-               int64_t *total, struct svc_err *err) DH_MUST_CHECK;
+               int64_t *total, struct store_err *err) DH_MUST_CHECK;
 int robot_update(PGconn *db, int64_t id, const struct robot_change *ch,
-                 struct svc_err *err) DH_MUST_CHECK;
-int robot_delete(PGconn *db, int64_t id, struct svc_err *err) DH_MUST_CHECK;
+                 struct store_err *err) DH_MUST_CHECK;
+int robot_delete(PGconn *db, int64_t id, struct store_err *err) DH_MUST_CHECK;
 /* New secret: random when manual is NULL (written to secret_out), else the manual one
  * checked against the policy (secret_out left empty). The old secret and every refresh
  * token die at once. */
 int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manual_len,
-                         char secret_out[SECRET_GEN_LEN + 1], struct svc_err *err) DH_MUST_CHECK;
+                         char secret_out[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
 void robot_deinit(struct robot *r);
 void robot_list_free(struct robot *list, size_t n);
 
@@ -122,15 +109,15 @@ struct project {
 };
 
 int project_create(PGconn *db, const char *name, bool public_, struct project *out,
-                   struct svc_err *err) DH_MUST_CHECK;
+                   struct store_err *err) DH_MUST_CHECK;
 /* ref: id (digits) or name. */
 int project_get(PGconn *db, const char *ref, struct project *out,
-                struct svc_err *err) DH_MUST_CHECK;
+                struct store_err *err) DH_MUST_CHECK;
 int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_size,
                  struct project **out, size_t *n, int64_t *total,
-                 struct svc_err *err) DH_MUST_CHECK;
+                 struct store_err *err) DH_MUST_CHECK;
 /* Deletes the project, its project robots and every permission on it. */
-int project_delete(PGconn *db, const char *ref, struct svc_err *err) DH_MUST_CHECK;
+int project_delete(PGconn *db, const char *ref, struct store_err *err) DH_MUST_CHECK;
 void project_deinit(struct project *p);
 void project_list_free(struct project *list, size_t n);
 
@@ -139,14 +126,11 @@ void project_list_free(struct project *list, size_t n);
 #define SETTINGS_TOKEN_EXPIRATION_MAX 1440 /* minutes (a day) */
 extern const char *const settings_keys[SETTINGS_COUNT];
 /* *value heap-allocated. */
-int settings_get(PGconn *db, const char *key, char **value, struct svc_err *err) DH_MUST_CHECK;
+int settings_get(PGconn *db, const char *key, char **value, struct store_err *err) DH_MUST_CHECK;
 /* Validates (duration -1 or 1..ROBOT_DURATION_MAX; prefix name_prefix_valid;
  * token_expiration 1..SETTINGS_TOKEN_EXPIRATION_MAX minutes) and stores. */
-int settings_set(PGconn *db, const char *key, const char *value, struct svc_err *err) DH_MUST_CHECK;
-
-/* Formats err and returns its status negated (for `return svc_fail(...)`). */
-int svc_fail(struct svc_err *err, enum svc_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int settings_set(PGconn *db, const char *key, const char *value,
+                 struct store_err *err) DH_MUST_CHECK;
 
 #include <jansson.h>
 

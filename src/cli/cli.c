@@ -404,7 +404,7 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
     static const char *const vf[] = {"--search", "--page", "--page-size", NULL};
     static const char *const bf[] = {"--public", NULL};
     struct opts o;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     int rc = opts_parse(&o, argc, argv, vf, bf);
     if (rc)
         return rc;
@@ -477,7 +477,7 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
 
 static int robot_resolve(PGconn *db, const char *ref, struct robot *r)
 {
-    struct svc_err err = {0};
+    struct store_err err = {0};
     if (robot_find(db, ref, r, &err) < 0)
         return cli_fail(&err);
     return 0;
@@ -489,7 +489,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
                                      "--description", "--export",  "--search",       NULL};
     static const char *const bf[] = {"--catalog", "--secret-stdin", NULL};
     struct opts o;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     struct perm_args *pa = calloc(1, sizeof(*pa));
     struct robot r = {0};
     bool perms_given = false;
@@ -657,7 +657,7 @@ out:
 
 static int cmd_config(const struct config *cfg, PGconn *db, int argc, char **argv)
 {
-    struct svc_err err = {0};
+    struct store_err err = {0};
     if (argc >= 1 && strcmp(argv[0], "get") == 0 && argc <= 2) {
         if (argc == 2) {
             char *v;

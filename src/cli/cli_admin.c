@@ -50,7 +50,7 @@ static int admin_set(const struct config *cfg, PGconn *db, bool create, const ch
 {
     char password[SECRET_MANUAL_MAX + 2], generated[SECRET_GEN_LEN + 1] = "";
     size_t len = 0;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     int rc;
 
     if (from_stdin && cli_read_secret("password", password, sizeof(password), &len) != 0)
@@ -82,7 +82,7 @@ static int admin_print_list(const struct config *cfg, PGconn *db)
 {
     struct admin *list;
     size_t n;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     if (admin_list(db, &list, &n, &err) < 0)
         return cli_fail(&err);
     int rc = 0;
@@ -132,7 +132,7 @@ int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv)
     if (strcmp(sub, "list") == 0 && npos == 0)
         return admin_print_list(cfg, db);
     if (strcmp(sub, "delete") == 0 && npos == 1) {
-        struct svc_err err = {0};
+        struct store_err err = {0};
         if (admin_delete(db, name, &err) < 0)
             return cli_fail(&err);
         if (cli_json_out(cfg))
@@ -220,7 +220,7 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
 
     if (argc == 3 && strcmp(argv[0], "prune") == 0 && strcmp(argv[1], "--before") == 0) {
         int64_t before, deleted = 0;
-        struct svc_err err = {0};
+        struct store_err err = {0};
         if (time_flag("--before", argv[2], &before) != 0)
             return 2;
         if (audit_prune(db, before, &deleted, &err) < 0)
@@ -272,7 +272,7 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
 
     json_t *items;
     int64_t total;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     if (audit_list(db, &f, &items, &total, &err) < 0)
         return cli_fail(&err);
     int rc = 0;

@@ -167,7 +167,7 @@ static int print_json_report(const struct harbor_import_report *rep)
 int cli_robot_import(const struct config *cfg, PGconn *db, const char *path)
 {
     struct harbor_import_report rep;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     char *text = NULL;
     size_t len = 0;
     int rc;

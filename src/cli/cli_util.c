@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dockhand/service.h"
+#include "dockhand/store_err.h"
 
 bool cli_json_out(const struct config *cfg)
 {
@@ -23,8 +23,9 @@ int cli_print_json(json_t *o)
     return 0;
 }
 
-int cli_fail(const struct svc_err *err)
+int cli_fail(const struct store_err *err)
 {
+    /* Every class of store failure is exit code 1; 2 is kept for usage errors. */
     fprintf(stderr, "dockhand: %s\n", err->msg);
     return 1;
 }

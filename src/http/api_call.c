@@ -13,7 +13,7 @@
 
 #include "dockhand/db.h"
 #include "dockhand/log.h"
-#include "dockhand/service.h"
+#include "dockhand/store_err.h"
 
 void api_header(struct api_call *c, const char *name, const char *value)
 {
@@ -60,16 +60,17 @@ void api_error(struct api_call *c, int status, const char *code, const char *fmt
     api_json(c, status, json_pack("{s:[{s:s, s:s}]}", "errors", "code", code, "message", msg));
 }
 
-void api_svc_error(struct api_call *c, const struct svc_err *err)
+void api_store_error(struct api_call *c, const struct store_err *err)
 {
+    /* The store's classes as HTTP statuses: the one place they meet. */
     switch (err->status) {
-    case SVC_NOT_FOUND:
+    case STORE_NOT_FOUND:
         api_error(c, 404, "NOT_FOUND", "%s", err->msg);
         break;
-    case SVC_CONFLICT:
+    case STORE_CONFLICT:
         api_error(c, 409, "CONFLICT", "%s", err->msg);
         break;
-    case SVC_BAD_REQUEST:
+    case STORE_INVALID:
         api_error(c, 400, "BAD_REQUEST", "%s", err->msg);
         break;
     default:

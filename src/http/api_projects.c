@@ -15,7 +15,7 @@ static void projects_create(struct api_call *c)
 {
     json_t *body = NULL;
     struct project p = {0};
-    struct svc_err err = {0};
+    struct store_err err = {0};
 
     if (!api_body_object(c, &body))
         return;
@@ -49,7 +49,7 @@ static void projects_create(struct api_call *c)
         }
     }
     if (project_create(c->db, json_string_value(name), is_public, &p, &err) < 0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     api_changed(c, CHANGE_PROJECT, p.id); /* a cached "no such project" answer goes stale */
@@ -67,7 +67,7 @@ static void projects_list(struct api_call *c)
     int64_t page, page_size, total = 0;
     struct project *list = NULL;
     size_t n = 0;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     struct query q = {0};
 
     if (!api_paging(c, &page, &page_size))
@@ -87,7 +87,7 @@ static void projects_list(struct api_call *c)
     }
     if (project_list(c->db, name && *name ? name : NULL, page, page_size, &list, &n, &total, &err) <
         0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     json_t *arr = json_array();
@@ -103,7 +103,7 @@ out:
 
 void api_projects(struct api_call *c, const char *rest)
 {
-    struct svc_err err = {0};
+    struct store_err err = {0};
     struct project p;
 
     if (!*rest) {
@@ -118,7 +118,7 @@ void api_projects(struct api_call *c, const char *rest)
                 return;
             }
             if (project_get(c->db, name, &p, &err) < 0) {
-                api_svc_error(c, &err);
+                api_store_error(c, &err);
                 return;
             }
             project_deinit(&p);
@@ -135,7 +135,7 @@ void api_projects(struct api_call *c, const char *rest)
     }
     if (c->method == EVHTTP_REQ_GET || c->method == EVHTTP_REQ_HEAD) {
         if (project_get(c->db, ref, &p, &err) < 0) {
-            api_svc_error(c, &err);
+            api_store_error(c, &err);
             return;
         }
         api_json(c, 200, project_to_json(&p));
@@ -143,7 +143,7 @@ void api_projects(struct api_call *c, const char *rest)
     } else if (c->method == EVHTTP_REQ_DELETE) {
         api_changed(c, CHANGE_PROJECT_GONE, 0);
         if (project_delete(c->db, ref, &err) < 0)
-            api_svc_error(c, &err);
+            api_store_error(c, &err);
         else
             api_json(c, 200, NULL);
     } else {

@@ -167,7 +167,7 @@ static void robots_list(struct api_call *c)
     static const char *const sortable[] = {"name", "creation_time", "expires_at", "update_time",
                                            "id"};
     struct robot_filter f = {0};
-    struct svc_err err = {0};
+    struct store_err err = {0};
     struct robot *list = NULL;
     size_t n = 0;
     int64_t total = 0;
@@ -205,7 +205,7 @@ static void robots_list(struct api_call *c)
     }
     f.dir = c->st->rdir;
     if (robot_list(c->db, &f, &list, &n, &total, &err) < 0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     json_t *arr = json_array();
@@ -223,7 +223,7 @@ static void robots_create(struct api_call *c)
     json_t *body = NULL;
     struct perm_parse pp = {0};
     struct robot r = {0};
-    struct svc_err err = {0};
+    struct store_err err = {0};
     char secret[SECRET_GEN_LEN + 1] = "";
 
     if (!api_body_object(c, &body))
@@ -265,7 +265,7 @@ static void robots_create(struct api_call *c)
         .nperms = pp.n,
     };
     if (robot_create(c->db, &spec, &r, secret, &err) < 0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     api_changed(c, CHANGE_ROBOT, r.id); /* listed at once by this instance */
@@ -285,12 +285,12 @@ static void robots_update(struct api_call *c, int64_t id)
     json_t *body = NULL;
     struct perm_parse pp = {0};
     struct robot cur = {0};
-    struct svc_err err = {0};
+    struct store_err err = {0};
 
     if (!api_body_object(c, &body))
         return;
     if (robot_get(c->db, id, &cur, &err) < 0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     json_t *name = json_object_get(body, "name"), *level = json_object_get(body, "level");
@@ -330,7 +330,7 @@ static void robots_update(struct api_call *c, int64_t id)
     robot_deinit(&cur);
     api_changed(c, CHANGE_ROBOT, id);
     if (robot_update(c->db, id, &ch, &err) < 0 || robot_get(c->db, id, &cur, &err) < 0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     api_json(c, 200, robot_json_full(&cur));
@@ -343,7 +343,7 @@ out:
 static void robots_refresh(struct api_call *c, int64_t id)
 {
     json_t *body = NULL;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     char secret[SECRET_GEN_LEN + 1] = "";
     const char *manual = NULL;
 
@@ -360,7 +360,7 @@ static void robots_refresh(struct api_call *c, int64_t id)
     api_changed(c, CHANGE_ROBOT, id);
     if (robot_refresh_secret(c->db, id, manual, manual ? json_string_length(s) : 0, secret, &err) <
         0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     /* RobotSec: the new secret when generated; nothing to echo for a manual one. */
@@ -375,7 +375,7 @@ out:
 void api_robots(struct api_call *c, const char *rest)
 {
     int64_t id = 0;
-    struct svc_err err = {0};
+    struct store_err err = {0};
 
     if (!*rest) {
         if (c->method == EVHTTP_REQ_GET)
@@ -394,7 +394,7 @@ void api_robots(struct api_call *c, const char *rest)
     case EVHTTP_REQ_GET: {
         struct robot r;
         if (robot_get(c->db, id, &r, &err) < 0) {
-            api_svc_error(c, &err);
+            api_store_error(c, &err);
             return;
         }
         api_json(c, 200, robot_json_full(&r));
@@ -410,7 +410,7 @@ void api_robots(struct api_call *c, const char *rest)
     case EVHTTP_REQ_DELETE:
         api_changed(c, CHANGE_ROBOT, id);
         if (robot_delete(c->db, id, &err) < 0)
-            api_svc_error(c, &err);
+            api_store_error(c, &err);
         else
             api_json(c, 200, NULL);
         return;

@@ -21,13 +21,13 @@ static bool setting_is_int(const char *key)
 
 static void configurations_get(struct api_call *c)
 {
-    struct svc_err err = {0};
+    struct store_err err = {0};
     json_t *o = json_object();
     for (size_t i = 0; i < SETTINGS_COUNT; i++) {
         char *v = NULL;
         if (settings_get(c->db, settings_keys[i], &v, &err) < 0) {
             json_decref(o);
-            api_svc_error(c, &err);
+            api_store_error(c, &err);
             return;
         }
         json_t *value =
@@ -42,7 +42,7 @@ static void configurations_get(struct api_call *c)
 static void configurations_put(struct api_call *c)
 {
     json_t *body = NULL;
-    struct svc_err err = {0};
+    struct store_err err = {0};
     const char *key;
     json_t *v;
 
@@ -78,7 +78,7 @@ static void configurations_put(struct api_call *c)
         }
         if (settings_set(c->db, key, text, &err) < 0) {
             db_rollback(c->db);
-            api_svc_error(c, &err);
+            api_store_error(c, &err);
             goto out;
         }
     }
@@ -166,7 +166,7 @@ static bool audit_filter_parse(struct api_call *c, const struct query *q, struct
 void api_audit_logs(struct api_call *c, const char *rest)
 {
     struct audit_filter f = {0};
-    struct svc_err err = {0};
+    struct store_err err = {0};
     json_t *items = NULL;
     int64_t total = 0;
     struct query q = {0};
@@ -189,7 +189,7 @@ void api_audit_logs(struct api_call *c, const char *rest)
             goto out;
     }
     if (audit_list(c->db, &f, &items, &total, &err) < 0) {
-        api_svc_error(c, &err);
+        api_store_error(c, &err);
         goto out;
     }
     api_page_headers(c, total, f.page, f.page_size);

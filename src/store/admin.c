@@ -13,16 +13,12 @@
 
 #define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-static int internal(struct svc_err *err)
-{
-    return svc_fail(err, SVC_INTERNAL, "internal server error");
-}
-
-static int name_check(const char *name, struct svc_err *err)
+static int name_check(const char *name, struct store_err *err)
 {
     if (!name || !name_valid(name))
-        return svc_fail(err, SVC_BAD_REQUEST,
-                        "invalid administrator name: use 1-255 of a-z 0-9 and . _ - between them");
+        return store_fail(
+            err, STORE_INVALID,
+            "invalid administrator name: use 1-255 of a-z 0-9 and . _ - between them");
     return 0;
 }
 
@@ -41,7 +37,7 @@ static int admin_exists(PGconn *db, const char *name)
 /* The hash of the given password (checked against the policy) or of a generated one,
  * written to generated. */
 static int password_hash(const char *password, size_t len, char generated[SECRET_GEN_LEN + 1],
-                         char **hash, struct svc_err *err)
+                         char **hash, struct store_err *err)
 {
     *hash = NULL;
     generated[0] = '\0';
@@ -49,17 +45,17 @@ static int password_hash(const char *password, size_t len, char generated[SECRET
         const char *why = secret_policy_check(password, len);
         /* The policy speaks of robot secrets: "the secret must …". */
         if (why && strncmp(why, "the secret ", 11) == 0)
-            return svc_fail(err, SVC_BAD_REQUEST, "the password %s", why + 11);
+            return store_fail(err, STORE_INVALID, "the password %s", why + 11);
         if (why)
-            return svc_fail(err, SVC_BAD_REQUEST, "%s", why);
+            return store_fail(err, STORE_INVALID, "%s", why);
         if (secret_hash(password, len, ADMIN_ITERATIONS, hash) < 0)
-            return internal(err);
+            return store_internal(err);
         return 0;
     }
     if (secret_generate(generated) < 0 ||
         secret_hash(generated, SECRET_GEN_LEN, ADMIN_ITERATIONS, hash) < 0) {
         OPENSSL_cleanse(generated, SECRET_GEN_LEN + 1);
-        return internal(err);
+        return store_internal(err);
     }
     return 0;
 }
@@ -73,7 +69,7 @@ static void hash_free(char *hash)
 }
 
 int admin_create(PGconn *db, const char *name, const char *password, size_t password_len,
-                 char generated[SECRET_GEN_LEN + 1], struct svc_err *err)
+                 char generated[SECRET_GEN_LEN + 1], struct store_err *err)
 {
     char *hash = NULL;
     int rc;
@@ -85,9 +81,9 @@ int admin_create(PGconn *db, const char *name, const char *password, size_t pass
     /* Refuse a duplicate before paying for the hash (the INSERT still decides). */
     rc = admin_exists(db, name);
     if (rc < 0)
-        return internal(err);
+        return store_internal(err);
     if (rc > 0)
-        return svc_fail(err, SVC_CONFLICT, "administrator %s already exists", name);
+        return store_fail(err, STORE_CONFLICT, "administrator %s already exists", name);
     rc = password_hash(password, password_len, generated, &hash, err);
     if (rc < 0)
         return rc;
@@ -99,13 +95,13 @@ int admin_create(PGconn *db, const char *name, const char *password, size_t pass
                             2, p);
     hash_free(hash);
     if (!res) {
-        rc = internal(err);
+        rc = store_internal(err);
         goto fail;
     }
     int created = PQntuples(res);
     PQclear(res);
     if (!created) {
-        rc = svc_fail(err, SVC_CONFLICT, "administrator %s already exists", name);
+        rc = store_fail(err, STORE_CONFLICT, "administrator %s already exists", name);
         goto fail;
     }
     return 0;
@@ -115,7 +111,7 @@ fail:
 }
 
 int admin_passwd(PGconn *db, const char *name, const char *password, size_t password_len,
-                 char generated[SECRET_GEN_LEN + 1], struct svc_err *err)
+                 char generated[SECRET_GEN_LEN + 1], struct store_err *err)
 {
     char *hash = NULL;
     int rc;
@@ -123,12 +119,12 @@ int admin_passwd(PGconn *db, const char *name, const char *password, size_t pass
     generated[0] = '\0';
     /* No administrator can have an invalid name. */
     if (!name || !name_valid(name))
-        return svc_fail(err, SVC_NOT_FOUND, "administrator not found");
+        return store_fail(err, STORE_NOT_FOUND, "administrator not found");
     rc = admin_exists(db, name);
     if (rc < 0)
-        return internal(err);
+        return store_internal(err);
     if (rc == 0)
-        return svc_fail(err, SVC_NOT_FOUND, "administrator %s not found", name);
+        return store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
     rc = password_hash(password, password_len, generated, &hash, err);
     if (rc < 0)
         return rc;
@@ -140,13 +136,13 @@ int admin_passwd(PGconn *db, const char *name, const char *password, size_t pass
                             2, p);
     hash_free(hash);
     if (!res) {
-        rc = internal(err);
+        rc = store_internal(err);
         goto fail;
     }
     int found = PQntuples(res);
     PQclear(res);
     if (!found) {
-        rc = svc_fail(err, SVC_NOT_FOUND, "administrator %s not found", name);
+        rc = store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
         goto fail;
     }
     return 0;
@@ -155,18 +151,18 @@ fail:
     return rc;
 }
 
-int admin_delete(PGconn *db, const char *name, struct svc_err *err)
+int admin_delete(PGconn *db, const char *name, struct store_err *err)
 {
     if (!name || !name_valid(name))
-        return svc_fail(err, SVC_NOT_FOUND, "administrator not found");
+        return store_fail(err, STORE_NOT_FOUND, "administrator not found");
     const char *p[] = {name};
     PGresult *res =
         db_exec(db, PGRES_TUPLES_OK, "DELETE FROM admins WHERE name = $1 RETURNING id", 1, p);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     int found = PQntuples(res);
     PQclear(res);
-    return found ? 0 : svc_fail(err, SVC_NOT_FOUND, "administrator %s not found", name);
+    return found ? 0 : store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
 }
 
 void admin_list_free(struct admin *list, size_t n)
@@ -179,7 +175,7 @@ void admin_list_free(struct admin *list, size_t n)
     free(list);
 }
 
-int admin_list(PGconn *db, struct admin **out, size_t *n, struct svc_err *err)
+int admin_list(PGconn *db, struct admin **out, size_t *n, struct store_err *err)
 {
     *out = NULL;
     *n = 0;
@@ -188,7 +184,7 @@ int admin_list(PGconn *db, struct admin **out, size_t *n, struct svc_err *err)
                                 "update_time") " FROM admins ORDER BY name",
                             0, NULL);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     int rows = PQntuples(res), rc = 0;
     struct admin *list = calloc((size_t)rows + 1, sizeof(*list));
     if (!list)
@@ -207,7 +203,7 @@ int admin_list(PGconn *db, struct admin **out, size_t *n, struct svc_err *err)
     if (rc < 0) {
         admin_list_free(list, *n);
         *n = 0;
-        return internal(err);
+        return store_internal(err);
     }
     *out = list;
     return 0;

@@ -670,22 +670,22 @@ static bool filter_ok(const char *s)
 }
 
 int audit_list(PGconn *db, const struct audit_filter *f, json_t **items, int64_t *total,
-               struct svc_err *err)
+               struct store_err *err)
 {
     int64_t page = f->page ? f->page : 1;
     int64_t page_size = f->page_size ? f->page_size : AUDIT_PAGE_SIZE_DEFAULT;
     *items = NULL;
     *total = 0;
     if (page < 1 || page > INT64_MAX / AUDIT_PAGE_SIZE_MAX)
-        return svc_fail(err, SVC_BAD_REQUEST, "page must be a number from 1");
+        return store_fail(err, STORE_INVALID, "page must be a number from 1");
     if (page_size < 1 || page_size > AUDIT_PAGE_SIZE_MAX)
-        return svc_fail(err, SVC_BAD_REQUEST, "page_size must be 1 to %d", AUDIT_PAGE_SIZE_MAX);
+        return store_fail(err, STORE_INVALID, "page_size must be 1 to %d", AUDIT_PAGE_SIZE_MAX);
     if (!filter_ok(f->operation) || !filter_ok(f->resource) || !filter_ok(f->resource_type) ||
         !filter_ok(f->username))
-        return svc_fail(err, SVC_BAD_REQUEST, "filters must be UTF-8 text of at most %d bytes",
-                        AUDIT_FILTER_MAX);
+        return store_fail(err, STORE_INVALID, "filters must be UTF-8 text of at most %d bytes",
+                          AUDIT_FILTER_MAX);
     if (f->from < 0 || f->to < 0 || f->from > AUDIT_TIME_MAX || f->to > AUDIT_TIME_MAX)
-        return svc_fail(err, SVC_BAD_REQUEST, "times must lie between 1970 and 9999");
+        return store_fail(err, STORE_INVALID, "times must lie between 1970 and 9999");
 
     /* Only the filters given, so that each can use its index. */
     char where[512] = "TRUE", frombuf[24], tobuf[24], limbuf[24], offbuf[24];
@@ -720,7 +720,7 @@ int audit_list(PGconn *db, const struct audit_filter *f, json_t **items, int64_t
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log WHERE %s", where);
     PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, n, params);
     if (!res)
-        return svc_fail(err, SVC_INTERNAL, "internal server error");
+        return store_internal(err);
     *total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
 
@@ -735,7 +735,7 @@ int audit_list(PGconn *db, const struct audit_filter *f, json_t **items, int64_t
              where, n + 1, n + 2);
     res = db_exec(db, PGRES_TUPLES_OK, sql, n + 2, params);
     if (!res)
-        return svc_fail(err, SVC_INTERNAL, "internal server error");
+        return store_internal(err);
     json_t *arr = json_array();
     int rows = PQntuples(res);
     for (int i = 0; arr && i < rows; i++) {
@@ -757,12 +757,12 @@ int audit_list(PGconn *db, const struct audit_filter *f, json_t **items, int64_t
     }
     PQclear(res);
     if (!arr)
-        return svc_fail(err, SVC_INTERNAL, "internal server error");
+        return store_internal(err);
     *items = arr;
     return 0;
 }
 
-int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct svc_err *err)
+int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct store_err *err)
 {
     char bbuf[24];
     snprintf(bbuf, sizeof(bbuf), "%" PRId64, before);
@@ -784,7 +784,7 @@ int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct svc_err *er
                           " FROM n RETURNING (detail->>'deleted')::bigint",
                           1, p);
     if (!r)
-        return svc_fail(err, SVC_INTERNAL, "internal server error");
+        return store_internal(err);
     *deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return 0;

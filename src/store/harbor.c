@@ -17,6 +17,7 @@
 #include "dockhand/db.h"
 #include "dockhand/names.h"
 #include "dockhand/secret.h"
+#include "dockhand/service.h"
 
 #define HARBOR_HASH_HEX 32           /* Harbor's 16-byte PBKDF2 output, as hex */
 #define HARBOR_WHO_MAX 64            /* bytes of a robot name quoted in a message */
@@ -136,31 +137,31 @@ static void quote_name(char *out, size_t cap, const char *s)
     out[o] = '\0';
 }
 
-static int bad(struct svc_err *err, const struct row *r, const char *fmt, ...)
+static int bad(struct store_err *err, const struct row *r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Fails the file for row r (400): the message names the row, never its secret. */
-static int bad(struct svc_err *err, const struct row *r, const char *fmt, ...)
+static int bad(struct store_err *err, const struct row *r, const char *fmt, ...)
 {
     char what[200];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    return svc_fail(err, SVC_BAD_REQUEST, "harbor_robots[%zu] (%s): %s; nothing was imported",
-                    r->index, r->who, what);
+    return store_fail(err, STORE_INVALID, "harbor_robots[%zu] (%s): %s; nothing was imported",
+                      r->index, r->who, what);
 }
 
-static int internal(struct svc_err *err)
+static int import_internal(struct store_err *err)
 {
-    return svc_fail(err, SVC_INTERNAL, "internal error; nothing was imported");
+    return store_fail(err, STORE_INTERNAL, "internal error; nothing was imported");
 }
 
 /* Checks that every member of obj in keys has one of its types. where prefixes the
  * member's name in the message ("permissions[0]." …). */
 static int members_check(const struct row *r, const json_t *obj, const char *where,
                          const char *const *keys, const unsigned *types, size_t n,
-                         struct svc_err *err)
+                         struct store_err *err)
 {
     for (size_t k = 0; k < n; k++) {
         json_t *v = json_object_get(obj, keys[k]);
@@ -222,7 +223,7 @@ static size_t description_len(const char *d)
 
 /* Checks the permissions of row r against its level; fills nothing (the second pass
  * walks them again). */
-static int perms_check(struct row *r, struct svc_err *err)
+static int perms_check(struct row *r, struct store_err *err)
 {
     static const char *const perm_keys[] = {"kind", "namespace", "public", "access"};
     static const unsigned perm_types[] = {JT_STRING, JT_STRING | JT_NULL, JT_BOOL | JT_NULL,
@@ -304,7 +305,7 @@ static void expiry_resolve(struct row *r, const json_t *duration, json_int_t exp
 
 /* First pass over one row: types, names, level, secret, permissions. Sets
  * r->skip_reason for a robot that is reported but not imported. */
-static int row_check(struct row *r, size_t index, json_t *obj, struct svc_err *err)
+static int row_check(struct row *r, size_t index, json_t *obj, struct store_err *err)
 {
     const char *keys[DH_ARRAY_SIZE(row_members)];
     unsigned types[DH_ARRAY_SIZE(row_members)];
@@ -435,24 +436,24 @@ static int cmp_rows_by_name(const void *a, const void *b)
 }
 
 /* Two rows that would get the same stored name fail the file (the later one named). */
-static int duplicates_check(struct row *rows, size_t n, struct svc_err *err)
+static int duplicates_check(struct row *rows, size_t n, struct store_err *err)
 {
     struct row **order = calloc(n + 1, sizeof(*order));
     size_t m = 0;
     int rc = 0;
 
     if (!order)
-        return internal(err);
+        return import_internal(err);
     for (size_t i = 0; i < n; i++)
         if (!rows[i].skip_reason)
             order[m++] = &rows[i];
     qsort(order, m, sizeof(*order), cmp_rows_by_name);
     for (size_t i = 1; i < m; i++) {
         if (strcmp(order[i - 1]->stored, order[i]->stored) == 0) {
-            rc = svc_fail(err, SVC_CONFLICT,
-                          "harbor_robots[%zu] (%s): it would be stored as \"%.80s\" like "
-                          "harbor_robots[%zu]; nothing was imported",
-                          order[i]->index, order[i]->who, order[i]->stored, order[i - 1]->index);
+            rc = store_fail(err, STORE_CONFLICT,
+                            "harbor_robots[%zu] (%s): it would be stored as \"%.80s\" like "
+                            "harbor_robots[%zu]; nothing was imported",
+                            order[i]->index, order[i]->who, order[i]->stored, order[i - 1]->index);
             break;
         }
     }
@@ -472,7 +473,7 @@ struct import_ctx {
 
 /* The id of project name, created (private unless public_) when dockhand has none. */
 static int project_resolve(struct import_ctx *ctx, const char *name, bool public_, char id[24],
-                           struct svc_err *err)
+                           struct store_err *err)
 {
     json_t *cached = json_object_get(ctx->project_ids, name);
     if (cached) {
@@ -495,14 +496,14 @@ static int project_resolve(struct import_ctx *ctx, const char *name, bool public
     }
     if (!res || PQntuples(res) != 1) {
         PQclear(res);
-        return internal(err);
+        return import_internal(err);
     }
     snprintf(id, 24, "%s", PQgetvalue(res, 0, 0));
     if (PQgetvalue(res, 0, 1)[0] == 't')
         ctx->report->projects_created++;
     PQclear(res);
     if (json_object_set_new(ctx->project_ids, name, json_integer(strtoll(id, NULL, 10))) < 0)
-        return internal(err);
+        return import_internal(err);
     return 0;
 }
 
@@ -518,7 +519,7 @@ static int count_skipped_pair(struct import_ctx *ctx, const char *resource, cons
 }
 
 /* Stores the permissions of row r (robot id) that dockhand grants; counts the rest. */
-static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, struct svc_err *err)
+static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, struct store_err *err)
 {
     for (size_t i = 0; i < json_array_size(r->perms); i++) {
         json_t *p = json_array_get(r->perms, i), *access = json_object_get(p, "access");
@@ -539,7 +540,7 @@ static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, st
             }
             if (!pair_known(system_kind, resource, action)) {
                 if (count_skipped_pair(ctx, resource, action) < 0)
-                    return internal(err);
+                    return import_internal(err);
                 r->perms_skipped++;
                 continue;
             }
@@ -559,7 +560,7 @@ static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, st
                                     " ON CONFLICT DO NOTHING",
                                     6, params);
             if (!res)
-                return internal(err);
+                return import_internal(err);
             PQclear(res);
         }
     }
@@ -567,7 +568,7 @@ static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, st
 }
 
 /* Writes row r, or finds it already imported. */
-static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
+static int row_store(struct import_ctx *ctx, struct row *r, struct store_err *err)
 {
     const char *p1[] = {r->stored, r->hash};
     PGresult *res = db_exec(ctx->db, PGRES_TUPLES_OK,
@@ -575,16 +576,16 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
                             " FROM robots WHERE name = $1",
                             2, p1);
     if (!res)
-        return internal(err);
+        return import_internal(err);
     if (PQntuples(res) > 0) {
         bool same = PQgetvalue(res, 0, 0)[0] == 't';
         snprintf(r->login, sizeof(r->login), "%s", PQgetvalue(res, 0, 1));
         PQclear(res);
         if (!same)
-            return svc_fail(err, SVC_CONFLICT,
-                            "harbor_robots[%zu] (%s): dockhand already has a robot stored as "
-                            "\"%.80s\" with another secret; nothing was imported",
-                            r->index, r->who, r->stored);
+            return store_fail(err, STORE_CONFLICT,
+                              "harbor_robots[%zu] (%s): dockhand already has a robot stored as "
+                              "\"%.80s\" with another secret; nothing was imported",
+                              r->index, r->who, r->stored);
         r->status = ROW_UNCHANGED;
         ctx->report->robots_unchanged++;
         return 0;
@@ -600,7 +601,7 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
     }
     char *description = strndup(r->description, description_len(r->description));
     if (!description)
-        return internal(err);
+        return import_internal(err);
     snprintf(durbuf, sizeof(durbuf), "%" PRId64, r->duration);
     snprintf(expbuf, sizeof(expbuf), "%" PRId64, r->expires_at);
     snprintf(createdbuf, sizeof(createdbuf), "%" PRId64, r->creation);
@@ -624,14 +625,14 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct svc_err *err)
                   10, p2);
     free(description);
     if (!res)
-        return internal(err);
+        return import_internal(err);
     if (PQntuples(res) == 0) {
         /* Created by another session since the check above. */
         PQclear(res);
-        return svc_fail(err, SVC_CONFLICT,
-                        "harbor_robots[%zu] (%s): dockhand already has a robot stored as "
-                        "\"%.80s\"; nothing was imported",
-                        r->index, r->who, r->stored);
+        return store_fail(err, STORE_CONFLICT,
+                          "harbor_robots[%zu] (%s): dockhand already has a robot stored as "
+                          "\"%.80s\"; nothing was imported",
+                          r->index, r->who, r->stored);
     }
     char id[24];
     snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
@@ -680,7 +681,7 @@ static json_t *details_build(const struct row *rows, size_t n, struct import_ctx
 }
 
 int harbor_import(PGconn *db, const char *json_text, size_t len,
-                  struct harbor_import_report *report, struct svc_err *err)
+                  struct harbor_import_report *report, struct store_err *err)
 {
     struct import_ctx ctx = {.db = db, .report = report};
     struct row *rows = NULL;
@@ -692,36 +693,36 @@ int harbor_import(PGconn *db, const char *json_text, size_t len,
 
     memset(report, 0, sizeof(*report));
     if (len > HARBOR_IMPORT_MAX_BYTES)
-        return svc_fail(err, SVC_BAD_REQUEST,
-                        "the export is larger than %d bytes; nothing was imported",
-                        HARBOR_IMPORT_MAX_BYTES);
+        return store_fail(err, STORE_INVALID,
+                          "the export is larger than %d bytes; nothing was imported",
+                          HARBOR_IMPORT_MAX_BYTES);
     /* jerr.text can quote the input near the error (a secret, perhaps): only the
      * position is reported. */
     doc = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc)
-        return svc_fail(err, SVC_BAD_REQUEST,
-                        "the export is not valid JSON (line %d, column %d); nothing was "
-                        "imported",
-                        jerr.line, jerr.column);
+        return store_fail(err, STORE_INVALID,
+                          "the export is not valid JSON (line %d, column %d); nothing was "
+                          "imported",
+                          jerr.line, jerr.column);
     list = json_object_get(doc, "harbor_robots");
     if (!json_is_object(doc) || !json_is_array(list)) {
-        rc = svc_fail(err, SVC_BAD_REQUEST,
-                      "the export must be an object {\"harbor_robots\": [...]} (made by the "
-                      "README's query); nothing was imported");
+        rc = store_fail(err, STORE_INVALID,
+                        "the export must be an object {\"harbor_robots\": [...]} (made by the "
+                        "README's query); nothing was imported");
         goto out;
     }
     n = json_array_size(list);
     if (n > HARBOR_IMPORT_MAX_ROBOTS) {
-        rc = svc_fail(err, SVC_BAD_REQUEST,
-                      "the export holds more than %d robots; nothing was imported",
-                      HARBOR_IMPORT_MAX_ROBOTS);
+        rc = store_fail(err, STORE_INVALID,
+                        "the export holds more than %d robots; nothing was imported",
+                        HARBOR_IMPORT_MAX_ROBOTS);
         goto out;
     }
     rows = calloc(n + 1, sizeof(*rows));
     ctx.project_ids = json_object();
     ctx.skipped_pairs = json_object();
     if (!rows || !ctx.project_ids || !ctx.skipped_pairs) {
-        rc = internal(err);
+        rc = import_internal(err);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -736,7 +737,7 @@ int harbor_import(PGconn *db, const char *json_text, size_t len,
         goto out;
 
     if (db_begin(db) < 0) {
-        rc = internal(err);
+        rc = import_internal(err);
         goto out;
     }
     in_tx = true;
@@ -751,7 +752,7 @@ int harbor_import(PGconn *db, const char *json_text, size_t len,
     }
     in_tx = false;
     if (db_commit(db) < 0) {
-        rc = internal(err);
+        rc = import_internal(err);
         goto out;
     }
     /* Imported: a report without details (out of memory) is still a success. */

@@ -1,7 +1,6 @@
 #include "dockhand/service.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +24,6 @@ const char *const settings_keys[SETTINGS_COUNT] = {
     "robot_name_prefix",
     "token_expiration",
 };
-
-int svc_fail(struct svc_err *err, enum svc_status st, const char *fmt, ...)
-{
-    va_list ap;
-    err->status = st;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return -(int)st;
-}
-
-static int internal(struct svc_err *err)
-{
-    return svc_fail(err, SVC_INTERNAL, "internal server error");
-}
 
 static char *dup_or_null(const PGresult *r, int row, int col)
 {
@@ -211,17 +195,17 @@ out:
 }
 
 static int robot_fetch(PGconn *db, const char *where, const char *param, struct robot *out,
-                       struct svc_err *err)
+                       struct store_err *err)
 {
     char sql[1024];
     snprintf(sql, sizeof(sql), "SELECT " ROBOT_COLUMNS " FROM robots r WHERE %s", where);
     const char *p[] = {param};
     PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, 1, p);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return svc_fail(err, SVC_NOT_FOUND, "robot not found");
+        return store_fail(err, STORE_NOT_FOUND, "robot not found");
     }
     int rc = robot_from_row(res, 0, out);
     PQclear(res);
@@ -229,12 +213,12 @@ static int robot_fetch(PGconn *db, const char *where, const char *param, struct 
         rc = robots_load_perms(db, out, 1);
     if (rc < 0) {
         robot_deinit(out);
-        return internal(err);
+        return store_internal(err);
     }
     return 0;
 }
 
-int robot_get(PGconn *db, int64_t id, struct robot *out, struct svc_err *err)
+int robot_get(PGconn *db, int64_t id, struct robot *out, struct store_err *err)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
@@ -251,10 +235,10 @@ static bool all_digits(const char *s)
     return true;
 }
 
-int robot_find(PGconn *db, const char *ref, struct robot *out, struct svc_err *err)
+int robot_find(PGconn *db, const char *ref, struct robot *out, struct store_err *err)
 {
     if (!text_ok(ref, LOGIN_MAX_LEN))
-        return svc_fail(err, SVC_BAD_REQUEST, "invalid robot reference");
+        return store_fail(err, STORE_INVALID, "invalid robot reference");
     if (all_digits(ref))
         return robot_get(db, strtoll(ref, NULL, 10), out, err);
     return robot_fetch(db,
@@ -265,46 +249,46 @@ int robot_find(PGconn *db, const char *ref, struct robot *out, struct svc_err *e
 
 /* Checks one permission list against the rules for level; resolves nothing yet. */
 static int perms_validate(const char *level, const struct robot_permission *perms, size_t n,
-                          struct svc_err *err)
+                          struct store_err *err)
 {
     bool project_level = strcmp(level, "project") == 0;
     if (n == 0)
-        return svc_fail(err, SVC_BAD_REQUEST, "permissions must not be empty");
+        return store_fail(err, STORE_INVALID, "permissions must not be empty");
     if (n > ROBOT_MAX_PERMS)
-        return svc_fail(err, SVC_BAD_REQUEST, "at most %d permission entries", ROBOT_MAX_PERMS);
+        return store_fail(err, STORE_INVALID, "at most %d permission entries", ROBOT_MAX_PERMS);
     if (project_level && n != 1)
-        return svc_fail(err, SVC_BAD_REQUEST,
-                        "a project robot has permissions on exactly one project");
+        return store_fail(err, STORE_INVALID,
+                          "a project robot has permissions on exactly one project");
     for (size_t i = 0; i < n; i++) {
         const struct robot_permission *p = &perms[i];
         bool system = p->kind && strcmp(p->kind, "system") == 0;
         if (!p->kind || (!system && strcmp(p->kind, "project") != 0))
-            return svc_fail(err, SVC_BAD_REQUEST, "permission kind must be project or system");
+            return store_fail(err, STORE_INVALID, "permission kind must be project or system");
         if (!p->namespace_ || !*p->namespace_)
-            return svc_fail(err, SVC_BAD_REQUEST, "permission namespace must not be empty");
+            return store_fail(err, STORE_INVALID, "permission namespace must not be empty");
         if (system && (project_level || strcmp(p->namespace_, "/") != 0))
-            return svc_fail(err, SVC_BAD_REQUEST,
-                            "system permissions belong to system robots, namespace \"/\"");
+            return store_fail(err, STORE_INVALID,
+                              "system permissions belong to system robots, namespace \"/\"");
         if (!system && strcmp(p->namespace_, "*") == 0 && project_level)
-            return svc_fail(err, SVC_BAD_REQUEST, "a project robot cannot cover all projects");
+            return store_fail(err, STORE_INVALID, "a project robot cannot cover all projects");
         if (!system && strcmp(p->namespace_, "*") != 0 && !name_valid(p->namespace_))
-            return svc_fail(err, SVC_BAD_REQUEST, "invalid project name in permissions");
+            return store_fail(err, STORE_INVALID, "invalid project name in permissions");
         if (p->naccess == 0)
-            return svc_fail(err, SVC_BAD_REQUEST, "permission access must not be empty");
+            return store_fail(err, STORE_INVALID, "permission access must not be empty");
         if (p->naccess > ROBOT_MAX_ACCESS)
-            return svc_fail(err, SVC_BAD_REQUEST, "at most %d access entries per namespace",
-                            ROBOT_MAX_ACCESS);
+            return store_fail(err, STORE_INVALID, "at most %d access entries per namespace",
+                              ROBOT_MAX_ACCESS);
         for (size_t j = 0; j < p->naccess; j++) {
             const struct robot_access *a = &p->access[j];
             if (!a->resource || !a->action || !access_perm_known(a->resource, a->action, system))
-                return svc_fail(err, SVC_BAD_REQUEST, "unknown permission %.40s:%.40s",
-                                a->resource ? a->resource : "", a->action ? a->action : "");
+                return store_fail(err, STORE_INVALID, "unknown permission %.40s:%.40s",
+                                  a->resource ? a->resource : "", a->action ? a->action : "");
         }
         for (size_t k = 0; k < i; k++)
             if (strcmp(perms[k].kind, p->kind) == 0 &&
                 strcmp(perms[k].namespace_, p->namespace_) == 0)
-                return svc_fail(err, SVC_BAD_REQUEST, "namespace %.60s listed twice",
-                                p->namespace_);
+                return store_fail(err, STORE_INVALID, "namespace %.60s listed twice",
+                                  p->namespace_);
     }
     return 0;
 }
@@ -312,7 +296,7 @@ static int perms_validate(const char *level, const struct robot_permission *perm
 /* Inserts perms for robot id (inside the caller's transaction). Returns 0, or fails
  * with 404 for an unknown project. */
 static int perms_insert(PGconn *db, const char *idbuf, const struct robot_permission *perms,
-                        size_t n, struct svc_err *err)
+                        size_t n, struct store_err *err)
 {
     for (size_t i = 0; i < n; i++) {
         const struct robot_permission *p = &perms[i];
@@ -329,18 +313,19 @@ static int perms_insert(PGconn *db, const char *idbuf, const struct robot_permis
                 " ON CONFLICT DO NOTHING RETURNING 1",
                 5, params);
             if (!res)
-                return internal(err);
+                return store_internal(err);
             bool inserted = PQntuples(res) > 0;
             PQclear(res);
             if (!inserted && j == 0 && strcmp(p->kind, "project") == 0 &&
                 strcmp(p->namespace_, "*") != 0)
-                return svc_fail(err, SVC_NOT_FOUND, "project %.100s not found", p->namespace_);
+                return store_fail(err, STORE_NOT_FOUND, "project %.100s not found", p->namespace_);
         }
     }
     return 0;
 }
 
-static int duration_resolve(PGconn *db, bool set, int64_t value, int64_t *out, struct svc_err *err)
+static int duration_resolve(PGconn *db, bool set, int64_t value, int64_t *out,
+                            struct store_err *err)
 {
     if (!set) {
         char *v = NULL;
@@ -351,14 +336,14 @@ static int duration_resolve(PGconn *db, bool set, int64_t value, int64_t *out, s
         free(v);
     }
     if (value != -1 && (value < 1 || value > ROBOT_DURATION_MAX))
-        return svc_fail(err, SVC_BAD_REQUEST, "duration must be -1 (never expires) or 1 to %d days",
-                        ROBOT_DURATION_MAX);
+        return store_fail(err, STORE_INVALID, "duration must be -1 (never expires) or 1 to %d days",
+                          ROBOT_DURATION_MAX);
     *out = value;
     return 0;
 }
 
 int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
-                 char secret[SECRET_GEN_LEN + 1], struct svc_err *err)
+                 char secret[SECRET_GEN_LEN + 1], struct store_err *err)
 {
     char *hash = NULL, *stored = NULL;
     int64_t duration;
@@ -368,14 +353,14 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
     memset(out, 0, sizeof(*out));
     secret[0] = '\0';
     if (!spec->name || !name_valid(spec->name))
-        return svc_fail(err, SVC_BAD_REQUEST,
-                        "invalid robot name: use 1-255 of a-z 0-9 and . _ - between them");
+        return store_fail(err, STORE_INVALID,
+                          "invalid robot name: use 1-255 of a-z 0-9 and . _ - between them");
     if (!spec->level || (strcmp(spec->level, "system") != 0 && strcmp(spec->level, "project") != 0))
-        return svc_fail(err, SVC_BAD_REQUEST, "level must be system or project");
+        return store_fail(err, STORE_INVALID, "level must be system or project");
     project_level = strcmp(spec->level, "project") == 0;
     if (spec->description && !text_ok(spec->description, ROBOT_DESCRIPTION_MAX))
-        return svc_fail(err, SVC_BAD_REQUEST, "description must be UTF-8 text of at most %d bytes",
-                        ROBOT_DESCRIPTION_MAX);
+        return store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
+                          ROBOT_DESCRIPTION_MAX);
     rc = perms_validate(spec->level, spec->perms, spec->nperms, err);
     if (rc < 0)
         return rc;
@@ -386,19 +371,19 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
     stored = project_level ? name_project_robot(spec->perms[0].namespace_, spec->name)
                            : strdup(spec->name);
     if (!stored)
-        return internal(err);
+        return store_internal(err);
     if (strlen(stored) > NAME_MAX_LEN) {
-        rc = svc_fail(err, SVC_BAD_REQUEST, "robot name too long");
+        rc = store_fail(err, STORE_INVALID, "robot name too long");
         goto out;
     }
     if (secret_generate(secret) < 0 ||
         secret_hash(secret, SECRET_GEN_LEN, SECRET_ITER_GENERATED, &hash) < 0) {
-        rc = internal(err);
+        rc = store_internal(err);
         goto out;
     }
 
     if (db_begin(db) < 0) {
-        rc = internal(err);
+        rc = store_internal(err);
         goto out;
     }
     char durbuf[24], pidbuf[24] = "";
@@ -413,9 +398,9 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
         PQclear(pr);
         if (!found) {
             db_rollback(db);
-            rc = pr ? svc_fail(err, SVC_NOT_FOUND, "project %.100s not found",
-                               spec->perms[0].namespace_)
-                    : internal(err);
+            rc = pr ? store_fail(err, STORE_NOT_FOUND, "project %.100s not found",
+                                 spec->perms[0].namespace_)
+                    : store_internal(err);
             goto out;
         }
     }
@@ -436,8 +421,8 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
                 " ON CONFLICT (name) DO NOTHING RETURNING id",
                 7, params);
     if (!res || PQntuples(res) == 0) {
-        rc = res ? svc_fail(err, SVC_CONFLICT, "a robot named %.100s already exists", stored)
-                 : internal(err);
+        rc = res ? store_fail(err, STORE_CONFLICT, "a robot named %.100s already exists", stored)
+                 : store_internal(err);
         PQclear(res);
         db_rollback(db);
         goto out;
@@ -451,7 +436,7 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
         goto out;
     }
     if (db_commit(db) < 0) {
-        rc = internal(err);
+        rc = store_internal(err);
         goto out;
     }
     rc = robot_get(db, strtoll(idbuf, NULL, 10), out, err);
@@ -510,7 +495,7 @@ static int robots_by_ids(PGconn *db, const int64_t *ids, size_t nids, const char
 }
 
 int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, size_t *n,
-               int64_t *total, struct svc_err *err)
+               int64_t *total, struct store_err *err)
 {
     static const char *const sortable[] = {"name", "creation_time", "expires_at", "update_time",
                                            "id"};
@@ -534,8 +519,9 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
             if (strcmp(s, sortable[i]) == 0)
                 order = sortable[i];
         if (!order)
-            return svc_fail(err, SVC_BAD_REQUEST,
-                            "sort must be one of name, creation_time, expires_at, update_time, id");
+            return store_fail(
+                err, STORE_INVALID,
+                "sort must be one of name, creation_time, expires_at, update_time, id");
     }
 
     /* The filter, shared by the page query and the count past the last page. */
@@ -583,11 +569,11 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
         size_t nids = 0;
         int dr = robotdir_page(f->dir, db, &dq, &ids, &nids, total);
         if (dr < 0)
-            return internal(err);
+            return store_internal(err);
         if (dr == 1) {
             int rc = robots_by_ids(db, ids, nids, orderby, out, n);
             free(ids);
-            return rc < 0 ? internal(err) : 0;
+            return rc < 0 ? store_internal(err) : 0;
         }
     }
     if (f->page_size > 0) {
@@ -606,11 +592,11 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
     }
     PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, np, params);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     int64_t rows = PQntuples(res);
     struct robot *list = NULL;
     if (robots_read(db, res, &list, n) < 0)
-        return internal(err);
+        return store_internal(err);
     int64_t offset = f->page_size > 0 ? ((f->page > 0 ? f->page : 1) - 1) * f->page_size : 0;
     bool counted =
         f->page_size <= 0 || (rows > 0 && rows < f->page_size) || (rows == 0 && offset == 0);
@@ -622,7 +608,7 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
         if (!c) {
             robot_list_free(list, *n);
             *n = 0;
-            return internal(err);
+            return store_internal(err);
         }
         *total = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
         PQclear(c);
@@ -631,7 +617,7 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
     return 0;
 }
 
-int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct svc_err *err)
+int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct store_err *err)
 {
     struct robot cur;
     int rc = robot_get(db, id, &cur, err);
@@ -641,8 +627,8 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
 
     if (ch->description && !text_ok(ch->description, ROBOT_DESCRIPTION_MAX)) {
-        rc = svc_fail(err, SVC_BAD_REQUEST, "description must be UTF-8 text of at most %d bytes",
-                      ROBOT_DESCRIPTION_MAX);
+        rc = store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
+                        ROBOT_DESCRIPTION_MAX);
         goto out;
     }
     int64_t duration = cur.duration;
@@ -661,7 +647,7 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
             size_t plen = proj_end ? (size_t)(proj_end - cur.name) : 0;
             if (strlen(ch->perms[0].namespace_) != plen ||
                 strncmp(ch->perms[0].namespace_, cur.name, plen) != 0) {
-                rc = svc_fail(err, SVC_BAD_REQUEST, "a project robot cannot change its project");
+                rc = store_fail(err, STORE_INVALID, "a project robot cannot change its project");
                 goto out;
             }
         }
@@ -669,7 +655,7 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
     snprintf(durbuf, sizeof(durbuf), "%" PRId64, duration);
 
     if (db_begin(db) < 0) {
-        rc = internal(err);
+        rc = store_internal(err);
         goto out;
     }
     const char *params[] = {
@@ -692,7 +678,7 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
         4, params);
     if (!res) {
         db_rollback(db);
-        rc = internal(err);
+        rc = store_internal(err);
         goto out;
     }
     PQclear(res);
@@ -702,7 +688,7 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
                       p1);
         if (!res) {
             db_rollback(db);
-            rc = internal(err);
+            rc = store_internal(err);
             goto out;
         }
         PQclear(res);
@@ -712,13 +698,13 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
             goto out;
         }
     }
-    rc = db_commit(db) < 0 ? internal(err) : 0;
+    rc = db_commit(db) < 0 ? store_internal(err) : 0;
 out:
     robot_deinit(&cur);
     return rc;
 }
 
-int robot_delete(PGconn *db, int64_t id, struct svc_err *err)
+int robot_delete(PGconn *db, int64_t id, struct store_err *err)
 {
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
@@ -726,14 +712,14 @@ int robot_delete(PGconn *db, int64_t id, struct svc_err *err)
     PGresult *res =
         db_exec(db, PGRES_TUPLES_OK, "DELETE FROM robots WHERE id = $1 RETURNING id", 1, p);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     int found = PQntuples(res);
     PQclear(res);
-    return found ? 0 : svc_fail(err, SVC_NOT_FOUND, "robot not found");
+    return found ? 0 : store_fail(err, STORE_NOT_FOUND, "robot not found");
 }
 
 int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manual_len,
-                         char secret_out[SECRET_GEN_LEN + 1], struct svc_err *err)
+                         char secret_out[SECRET_GEN_LEN + 1], struct store_err *err)
 {
     char *hash = NULL;
     int rc;
@@ -742,7 +728,7 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
     if (manual) {
         const char *why = secret_policy_check(manual, manual_len);
         if (why)
-            return svc_fail(err, SVC_BAD_REQUEST, "%s", why);
+            return store_fail(err, STORE_INVALID, "%s", why);
         rc = secret_hash(manual, manual_len, SECRET_ITER_MANUAL, &hash);
     } else {
         rc = secret_generate(secret_out);
@@ -751,7 +737,7 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
     }
     if (rc < 0) {
         secret_out[0] = '\0';
-        return internal(err);
+        return store_internal(err);
     }
     char idbuf[24];
     snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
@@ -763,13 +749,13 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
     free(hash);
     if (!res) {
         secret_out[0] = '\0';
-        return internal(err);
+        return store_internal(err);
     }
     int found = PQntuples(res);
     PQclear(res);
     if (!found) {
         secret_out[0] = '\0';
-        return svc_fail(err, SVC_NOT_FOUND, "robot not found");
+        return store_fail(err, STORE_NOT_FOUND, "robot not found");
     }
     return 0;
 }
@@ -810,29 +796,29 @@ static int project_from_row(const PGresult *res, int row, struct project *p)
 }
 
 int project_create(PGconn *db, const char *name, bool public_, struct project *out,
-                   struct svc_err *err)
+                   struct store_err *err)
 {
     if (!name || !name_valid(name))
-        return svc_fail(err, SVC_BAD_REQUEST,
-                        "invalid project name: use 1-255 of a-z 0-9 and . _ - between them");
+        return store_fail(err, STORE_INVALID,
+                          "invalid project name: use 1-255 of a-z 0-9 and . _ - between them");
     const char *p[] = {name, public_ ? "t" : "f"};
     PGresult *res = db_exec(db, PGRES_TUPLES_OK,
                             "INSERT INTO projects (name, public) VALUES ($1, $2)"
                             " ON CONFLICT (name) DO NOTHING RETURNING id",
                             2, p);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     int created = PQntuples(res);
     PQclear(res);
     if (!created)
-        return svc_fail(err, SVC_CONFLICT, "project %s already exists", name);
+        return store_fail(err, STORE_CONFLICT, "project %s already exists", name);
     return out ? project_get(db, name, out, err) : 0;
 }
 
-int project_get(PGconn *db, const char *ref, struct project *out, struct svc_err *err)
+int project_get(PGconn *db, const char *ref, struct project *out, struct store_err *err)
 {
     if (!text_ok(ref, NAME_MAX_LEN))
-        return svc_fail(err, SVC_BAD_REQUEST, "invalid project reference");
+        return store_fail(err, STORE_INVALID, "invalid project reference");
     const char *p[] = {ref};
     PGresult *res = db_exec(
         db, PGRES_TUPLES_OK,
@@ -840,18 +826,18 @@ int project_get(PGconn *db, const char *ref, struct project *out, struct svc_err
                         : "SELECT " PROJECT_COLUMNS " FROM projects p WHERE p.name = $1",
         1, p);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return svc_fail(err, SVC_NOT_FOUND, "project not found");
+        return store_fail(err, STORE_NOT_FOUND, "project not found");
     }
     int rc = project_from_row(res, 0, out);
     PQclear(res);
-    return rc < 0 ? internal(err) : 0;
+    return rc < 0 ? store_internal(err) : 0;
 }
 
 int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_size,
-                 struct project **out, size_t *n, int64_t *total, struct svc_err *err)
+                 struct project **out, size_t *n, int64_t *total, struct store_err *err)
 {
     char limbuf[24], offbuf[24];
     if (page < 1)
@@ -868,7 +854,7 @@ int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_s
     *n = 0;
     *total = 0;
     if (!res)
-        return internal(err);
+        return store_internal(err);
     int rows = PQntuples(res), rc = 0;
     struct project *list = calloc((size_t)rows + 1, sizeof(*list));
     if (!list)
@@ -893,13 +879,13 @@ int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_s
     if (rc < 0) {
         project_list_free(list, *n);
         *n = 0;
-        return internal(err);
+        return store_internal(err);
     }
     *out = list;
     return 0;
 }
 
-int project_delete(PGconn *db, const char *ref, struct svc_err *err)
+int project_delete(PGconn *db, const char *ref, struct store_err *err)
 {
     struct project p;
     int rc = project_get(db, ref, &p, err);
@@ -913,10 +899,10 @@ int project_delete(PGconn *db, const char *ref, struct svc_err *err)
     PGresult *res =
         db_exec(db, PGRES_TUPLES_OK, "DELETE FROM projects WHERE id = $1 RETURNING id", 1, params);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     int found = PQntuples(res);
     PQclear(res);
-    return found ? 0 : svc_fail(err, SVC_NOT_FOUND, "project not found");
+    return found ? 0 : store_fail(err, STORE_NOT_FOUND, "project not found");
 }
 
 /* ---- settings --------------------------------------------------------------------- */
@@ -929,11 +915,11 @@ static bool settings_known(const char *key)
     return false;
 }
 
-int settings_get(PGconn *db, const char *key, char **value, struct svc_err *err)
+int settings_get(PGconn *db, const char *key, char **value, struct store_err *err)
 {
     *value = NULL;
     if (!settings_known(key))
-        return svc_fail(err, SVC_BAD_REQUEST, "unknown setting %.64s", key);
+        return store_fail(err, STORE_INVALID, "unknown setting %.64s", key);
     const char *p[] = {key};
     /* The prefix as the login-name rule reads it (sql/007): its default when the row is
      * missing, so that the page's preview and the names robots log in with agree. */
@@ -944,11 +930,11 @@ int settings_get(PGconn *db, const char *key, char **value, struct svc_err *err)
                             1, p);
     if (!res || PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
         PQclear(res);
-        return internal(err);
+        return store_internal(err);
     }
     *value = strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
-    return *value ? 0 : internal(err);
+    return *value ? 0 : store_internal(err);
 }
 
 static bool int_in(const char *v, long lo, long hi, long *out)
@@ -963,29 +949,29 @@ static bool int_in(const char *v, long lo, long hi, long *out)
     return true;
 }
 
-int settings_set(PGconn *db, const char *key, const char *value, struct svc_err *err)
+int settings_set(PGconn *db, const char *key, const char *value, struct store_err *err)
 {
     long x;
     char norm[24];
     if (!settings_known(key))
-        return svc_fail(err, SVC_BAD_REQUEST, "unknown setting %.64s", key);
+        return store_fail(err, STORE_INVALID, "unknown setting %.64s", key);
     if (strcmp(key, "robot_name_prefix") == 0) {
         if (!name_prefix_valid(value))
-            return svc_fail(err, SVC_BAD_REQUEST,
-                            "robot_name_prefix must be 1-%d printable ASCII characters without"
-                            " spaces or ':'",
-                            PREFIX_MAX_LEN);
+            return store_fail(err, STORE_INVALID,
+                              "robot_name_prefix must be 1-%d printable ASCII characters without"
+                              " spaces or ':'",
+                              PREFIX_MAX_LEN);
     } else if (strcmp(key, "robot_token_duration") == 0) {
         if (!int_in(value, -1, ROBOT_DURATION_MAX, &x) || x == 0)
-            return svc_fail(err, SVC_BAD_REQUEST,
-                            "robot_token_duration must be -1 (never) or 1 to %d days",
-                            ROBOT_DURATION_MAX);
+            return store_fail(err, STORE_INVALID,
+                              "robot_token_duration must be -1 (never) or 1 to %d days",
+                              ROBOT_DURATION_MAX);
         snprintf(norm, sizeof(norm), "%ld", x);
         value = norm;
     } else {
         if (!int_in(value, 1, SETTINGS_TOKEN_EXPIRATION_MAX, &x))
-            return svc_fail(err, SVC_BAD_REQUEST, "token_expiration must be 1 to %d minutes",
-                            SETTINGS_TOKEN_EXPIRATION_MAX);
+            return store_fail(err, STORE_INVALID, "token_expiration must be 1 to %d minutes",
+                              SETTINGS_TOKEN_EXPIRATION_MAX);
         snprintf(norm, sizeof(norm), "%ld", x);
         value = norm;
     }
@@ -993,7 +979,7 @@ int settings_set(PGconn *db, const char *key, const char *value, struct svc_err 
     PGresult *res =
         db_exec(db, PGRES_COMMAND_OK, "UPDATE settings SET value = $2 WHERE key = $1", 2, p);
     if (!res)
-        return internal(err);
+        return store_internal(err);
     PQclear(res);
     return 0;
 }

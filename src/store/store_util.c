@@ -1,0 +1,46 @@
+#include "dockhand/store_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dockhand/encoding.h"
+
+char *store_id_text(char buf[STORE_ID_TEXT], int64_t id)
+{
+    snprintf(buf, STORE_ID_TEXT, "%" PRId64, id);
+    return buf;
+}
+
+char *store_dup_or_null(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+}
+
+bool store_all_digits(const char *s)
+{
+    if (!*s || strlen(s) > 18)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+bool store_text_ok(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len > max || !utf8_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
+            return false;
+    return true;
+}
+
+int store_id_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
