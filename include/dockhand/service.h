@@ -131,22 +131,3 @@ int settings_get(PGconn *db, const char *key, char **value, struct store_err *er
  * token_expiration 1..SETTINGS_TOKEN_EXPIRATION_MAX minutes) and stores. */
 int settings_set(PGconn *db, const char *key, const char *value,
                  struct store_err *err) DH_MUST_CHECK;
-
-#include <jansson.h>
-
-/* Harbor's Robot model (no secret): id, name (with prefix), description, level,
- * duration, editable, disable, expires_at, permissions, creation_time, update_time. */
-json_t *robot_to_json(const struct robot *r);
-
-/* Harbor's RobotCreated / "Export to File": id, name, secret, creation_time, expires_at.
- * secret may be NULL (a manual refresh: nothing to show). */
-json_t *robot_created_json(const struct robot *r, const char *secret);
-
-/* Harbor's Permissions model: {"system": […], "project": […]} of {resource, action}.
- * System robots may hold every permission of the catalogue, project robots the ones not
- * marked system-only. */
-json_t *permissions_to_json(void);
-
-/* Harbor's Project model subset: project_id, name, metadata.public, creation_time,
- * update_time. */
-json_t *project_to_json(const struct project *p);

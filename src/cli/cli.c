@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "dockhand/access.h"
+#include "dockhand/api_models.h"
 #include "dockhand/db.h"
 #include "dockhand/keys.h"
 #include "dockhand/log.h"
@@ -313,7 +314,7 @@ out:
 static int secret_output(const struct config *cfg, const struct robot *r, const char *secret,
                          const char *export_path)
 {
-    json_t *o = robot_created_json(r, secret && *secret ? secret : NULL);
+    json_t *o = api_model_robot_created(r, secret && *secret ? secret : NULL);
     int rc = 0;
     if (!o)
         return 1;
@@ -341,7 +342,7 @@ static int secret_output(const struct config *cfg, const struct robot *r, const 
 static int cmd_permissions(const struct config *cfg)
 {
     if (cli_json_out(cfg)) {
-        json_t *all = permissions_to_json();
+        json_t *all = api_model_permissions();
         cli_print_json(all);
         json_decref(all);
         return 0;
@@ -416,7 +417,7 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
         if (project_create(db, o.pos[1], opt_get(&o, "--public") != NULL, &p, &err) < 0)
             return cli_fail(&err);
         if (cli_json_out(cfg)) {
-            json_t *j = project_to_json(&p);
+            json_t *j = api_model_project(&p);
             cli_print_json(j);
             json_decref(j);
         } else {
@@ -430,7 +431,7 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
         struct project p;
         if (project_get(db, o.pos[1], &p, &err) < 0)
             return cli_fail(&err);
-        json_t *j = project_to_json(&p);
+        json_t *j = api_model_project(&p);
         if (cli_json_out(cfg))
             cli_print_json(j);
         else
@@ -452,7 +453,7 @@ static int cmd_project(const struct config *cfg, PGconn *db, int argc, char **ar
             printf("%-8s %-40s %-8s %-8s %s\n", "ID", "NAME", "PUBLIC", "ROBOTS", "CREATED");
         for (size_t i = 0; i < n; i++) {
             if (cli_json_out(cfg))
-                json_array_append_new(arr, project_to_json(&list[i]));
+                json_array_append_new(arr, api_model_project(&list[i]));
             else
                 printf("%-8" PRId64 " %-40s %-8s %-8" PRId64 " %s\n", list[i].id, list[i].name,
                        list[i].public_ ? "yes" : "no", list[i].robot_count, list[i].creation_time);
@@ -544,7 +545,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
                    "PROJECTS", "EXPIRES", "LAST USED", "DESCRIPTION");
         for (size_t i = 0; i < n; i++) {
             if (cli_json_out(cfg)) {
-                json_array_append_new(arr, robot_to_json(&list[i]));
+                json_array_append_new(arr, api_model_robot(&list[i]));
                 continue;
             }
             char exp[64], projects[32];
@@ -575,7 +576,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
             goto out;
         if (strcmp(sub, "show") == 0) {
             if (cli_json_out(cfg)) {
-                json_t *j = robot_to_json(&r);
+                json_t *j = api_model_robot(&r);
                 cli_print_json(j);
                 json_decref(j);
             } else {
@@ -632,7 +633,7 @@ static int cmd_robot(const struct config *cfg, PGconn *db, int argc, char **argv
                 goto out;
             }
             if (cli_json_out(cfg)) {
-                json_t *j = robot_to_json(&r);
+                json_t *j = api_model_robot(&r);
                 cli_print_json(j);
                 json_decref(j);
             } else {

@@ -8,6 +8,7 @@
 #include "dockhand/api_projects.h"
 
 #include "dockhand/api_call.h"
+#include "dockhand/api_models.h"
 #include "dockhand/query.h"
 #include "dockhand/service.h"
 
@@ -92,7 +93,7 @@ static void projects_list(struct api_call *c)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, project_to_json(&list[i]));
+        json_array_append_new(arr, api_model_project(&list[i]));
     project_list_free(list, n);
     api_page_headers(c, total, page, page_size);
     api_json(c, 200, arr);
@@ -138,7 +139,7 @@ void api_projects(struct api_call *c, const char *rest)
             api_store_error(c, &err);
             return;
         }
-        api_json(c, 200, project_to_json(&p));
+        api_json(c, 200, api_model_project(&p));
         project_deinit(&p);
     } else if (c->method == EVHTTP_REQ_DELETE) {
         api_changed(c, CHANGE_PROJECT_GONE, 0);

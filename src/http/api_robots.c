@@ -10,6 +10,7 @@
 #include "dockhand/api_robots.h"
 
 #include "dockhand/api_call.h"
+#include "dockhand/api_models.h"
 #include "dockhand/http.h"
 #include "dockhand/query.h"
 #include "dockhand/service.h"
@@ -94,7 +95,7 @@ static bool perms_from_json(struct api_call *c, json_t *arr, struct perm_parse *
 
 static json_t *robot_json_full(const struct robot *r)
 {
-    json_t *o = robot_to_json(r);
+    json_t *o = api_model_robot(r);
     if (o) {
         json_object_set_new(o, "last_used", r->last_used ? json_string(r->last_used) : json_null());
         /* Imported from Harbor <= 2.1: keeps robot$ whatever the prefix; the page shows it
@@ -272,7 +273,7 @@ static void robots_create(struct api_call *c)
     char loc[64];
     snprintf(loc, sizeof(loc), "/api/v2.0/robots/%" PRId64, r.id);
     api_header(c, "Location", loc);
-    api_json(c, 201, robot_created_json(&r, secret));
+    api_json(c, 201, api_model_robot_created(&r, secret));
 out:
     OPENSSL_cleanse(secret, sizeof(secret));
     robot_deinit(&r);

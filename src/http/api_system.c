@@ -7,6 +7,7 @@
 #include "dockhand/api_system.h"
 
 #include "dockhand/api_call.h"
+#include "dockhand/api_models.h"
 #include "dockhand/audit.h"
 #include "dockhand/db.h"
 #include "dockhand/query.h"
@@ -114,7 +115,7 @@ void api_permissions(struct api_call *c, const char *rest)
         api_error(c, 405, "METHOD_NOT_ALLOWED", "use GET on /permissions");
         return;
     }
-    api_json(c, 200, permissions_to_json());
+    api_json(c, 200, api_model_permissions());
 }
 
 /* One bound of op_time=[from~to]; "" leaves it open. */
