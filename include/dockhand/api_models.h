@@ -3,7 +3,8 @@
  * new reference, or NULL when memory ran out. */
 #pragma once
 #include <jansson.h>
-#include "dockhand/service.h"
+#include "dockhand/projects.h"
+#include "dockhand/robots.h"
 
 /* Harbor's Robot model (no secret): id, name (with prefix), description, level,
  * duration, editable, disable, expires_at, permissions, creation_time, update_time. */

@@ -19,7 +19,9 @@
 #include "dockhand/keys.h"
 #include "dockhand/log.h"
 #include "dockhand/server.h"
-#include "dockhand/service.h"
+#include "dockhand/projects.h"
+#include "dockhand/robots.h"
+#include "dockhand/settings.h"
 
 #define CLI_MAX_ARGS 64
 

@@ -10,7 +10,7 @@
 #include "dockhand/api_call.h"
 #include "dockhand/api_models.h"
 #include "dockhand/query.h"
-#include "dockhand/service.h"
+#include "dockhand/projects.h"
 
 static void projects_create(struct api_call *c)
 {

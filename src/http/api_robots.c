@@ -13,7 +13,7 @@
 #include "dockhand/api_models.h"
 #include "dockhand/http.h"
 #include "dockhand/query.h"
-#include "dockhand/service.h"
+#include "dockhand/robots.h"
 
 /* Permission entries parsed from a request, pointing into its JSON document. */
 struct perm_parse {

@@ -11,7 +11,7 @@
 #include "dockhand/audit.h"
 #include "dockhand/db.h"
 #include "dockhand/query.h"
-#include "dockhand/service.h"
+#include "dockhand/settings.h"
 #include "dockhand/timefmt.h"
 
 /* Which settings are integers in the API (the other is a string). */

@@ -11,7 +11,8 @@
 #include "dockhand/http.h"
 #include "dockhand/names.h"
 #include "dockhand/secret.h"
-#include "dockhand/service.h"
+#include "dockhand/robots.h"
+#include "dockhand/settings.h"
 #include "dockhand/web.h"
 
 json_t *limits_json(void)

@@ -17,7 +17,7 @@
 #include "dockhand/db.h"
 #include "dockhand/names.h"
 #include "dockhand/secret.h"
-#include "dockhand/service.h"
+#include "dockhand/robots.h"
 
 #define HARBOR_HASH_HEX 32           /* Harbor's 16-byte PBKDF2 output, as hex */
 #define HARBOR_WHO_MAX 64            /* bytes of a robot name quoted in a message */

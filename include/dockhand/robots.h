@@ -1,6 +1,6 @@
-/* Robot, project and settings services: validation plus SQL, on a blocking connection.
- * The CLI calls them directly; the admin API calls them from its worker pool.
- * Every function reports a user-facing failure in a struct store_err. */
+/* Robots: validation plus SQL, on a blocking connection (the CLI's, or an admin API
+ * thread's). The only module that writes the robots and robot_permissions tables.
+ * Every function that can be refused says why in a struct store_err. */
 #pragma once
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -98,36 +98,3 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
                          char secret_out[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
 void robot_deinit(struct robot *r);
 void robot_list_free(struct robot *list, size_t n);
-
-struct project {
-    int64_t id;
-    char *name;
-    bool public_;
-    char *creation_time;
-    char *update_time;
-    int64_t robot_count;
-};
-
-int project_create(PGconn *db, const char *name, bool public_, struct project *out,
-                   struct store_err *err) DH_MUST_CHECK;
-/* ref: id (digits) or name. */
-int project_get(PGconn *db, const char *ref, struct project *out,
-                struct store_err *err) DH_MUST_CHECK;
-int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_size,
-                 struct project **out, size_t *n, int64_t *total,
-                 struct store_err *err) DH_MUST_CHECK;
-/* Deletes the project, its project robots and every permission on it. */
-int project_delete(PGconn *db, const char *ref, struct store_err *err) DH_MUST_CHECK;
-void project_deinit(struct project *p);
-void project_list_free(struct project *list, size_t n);
-
-/* Database settings (robot_token_duration, robot_name_prefix, token_expiration). */
-#define SETTINGS_COUNT 3
-#define SETTINGS_TOKEN_EXPIRATION_MAX 1440 /* minutes (a day) */
-extern const char *const settings_keys[SETTINGS_COUNT];
-/* *value heap-allocated. */
-int settings_get(PGconn *db, const char *key, char **value, struct store_err *err) DH_MUST_CHECK;
-/* Validates (duration -1 or 1..ROBOT_DURATION_MAX; prefix name_prefix_valid;
- * token_expiration 1..SETTINGS_TOKEN_EXPIRATION_MAX minutes) and stores. */
-int settings_set(PGconn *db, const char *key, const char *value,
-                 struct store_err *err) DH_MUST_CHECK;

@@ -1,4 +1,6 @@
-#include "dockhand/service.h"
+/* Robots: validation and every statement that writes the robots and robot_permissions
+ * tables (robots.h). */
+#include "dockhand/robots.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,41 +9,16 @@
 
 #include "dockhand/access.h"
 #include "dockhand/db.h"
-#include "dockhand/encoding.h"
 #include "dockhand/names.h"
 #include "dockhand/robotdir.h"
-
-#define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#include "dockhand/settings.h"
+#include "dockhand/store_util.h"
 
 #define ROBOT_COLUMNS                                                                              \
     "r.id, r.name, dockhand_robot_full_name(r.name, r.legacy),"                                    \
     " r.description, r.level, coalesce(r.project_id, 0), r.duration, r.expires_at,"                \
-    " r.disabled, r.legacy, " TS_SQL("r.creation_time") ", " TS_SQL("r.update_time") ", " TS_SQL(  \
-        "r.last_used")
-
-const char *const settings_keys[SETTINGS_COUNT] = {
-    "robot_token_duration",
-    "robot_name_prefix",
-    "token_expiration",
-};
-
-static char *dup_or_null(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
-}
-
-static bool text_ok(const char *s, size_t max)
-{
-    size_t len = strlen(s);
-    if (len > max || !utf8_valid(s, len))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
-            return false;
-    return true;
-}
-
-/* ---- robots ----------------------------------------------------------------------- */
+    " r.disabled, r.legacy, " STORE_TS_SQL("r.creation_time") ", " STORE_TS_SQL(                   \
+        "r.update_time") ", " STORE_TS_SQL("r.last_used")
 
 void robot_deinit(struct robot *r)
 {
@@ -87,9 +64,9 @@ static int robot_from_row(const PGresult *res, int row, struct robot *r)
     r->expires_at = strtoll(PQgetvalue(res, row, 7), NULL, 10);
     r->disabled = PQgetvalue(res, row, 8)[0] == 't';
     r->legacy = PQgetvalue(res, row, 9)[0] == 't';
-    r->creation_time = dup_or_null(res, row, 10);
-    r->update_time = dup_or_null(res, row, 11);
-    r->last_used = dup_or_null(res, row, 12);
+    r->creation_time = store_dup_or_null(res, row, 10);
+    r->update_time = store_dup_or_null(res, row, 11);
+    r->last_used = store_dup_or_null(res, row, 12);
     if (!r->name || !r->full_name || !r->description || !r->level || !r->creation_time ||
         !r->update_time)
         return DH_ERR_NOMEM;
@@ -220,26 +197,16 @@ static int robot_fetch(PGconn *db, const char *where, const char *param, struct 
 
 int robot_get(PGconn *db, int64_t id, struct robot *out, struct store_err *err)
 {
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    char idbuf[STORE_ID_TEXT];
+    store_id_text(idbuf, id);
     return robot_fetch(db, "r.id = $1", idbuf, out, err);
-}
-
-static bool all_digits(const char *s)
-{
-    if (!*s || strlen(s) > 18)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
 }
 
 int robot_find(PGconn *db, const char *ref, struct robot *out, struct store_err *err)
 {
-    if (!text_ok(ref, LOGIN_MAX_LEN))
+    if (!store_text_ok(ref, LOGIN_MAX_LEN))
         return store_fail(err, STORE_INVALID, "invalid robot reference");
-    if (all_digits(ref))
+    if (store_all_digits(ref))
         return robot_get(db, strtoll(ref, NULL, 10), out, err);
     return robot_fetch(db,
                        "r.name = $1 OR dockhand_robot_full_name(r.name, r.legacy) = $1"
@@ -358,7 +325,7 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
     if (!spec->level || (strcmp(spec->level, "system") != 0 && strcmp(spec->level, "project") != 0))
         return store_fail(err, STORE_INVALID, "level must be system or project");
     project_level = strcmp(spec->level, "project") == 0;
-    if (spec->description && !text_ok(spec->description, ROBOT_DESCRIPTION_MAX))
+    if (spec->description && !store_text_ok(spec->description, ROBOT_DESCRIPTION_MAX))
         return store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
                           ROBOT_DESCRIPTION_MAX);
     rc = perms_validate(spec->level, spec->perms, spec->nperms, err);
@@ -623,10 +590,10 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
     int rc = robot_get(db, id, &cur, err);
     if (rc < 0)
         return rc;
-    char idbuf[24], durbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    char idbuf[STORE_ID_TEXT], durbuf[24];
+    store_id_text(idbuf, id);
 
-    if (ch->description && !text_ok(ch->description, ROBOT_DESCRIPTION_MAX)) {
+    if (ch->description && !store_text_ok(ch->description, ROBOT_DESCRIPTION_MAX)) {
         rc = store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
                         ROBOT_DESCRIPTION_MAX);
         goto out;
@@ -706,8 +673,8 @@ out:
 
 int robot_delete(PGconn *db, int64_t id, struct store_err *err)
 {
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    char idbuf[STORE_ID_TEXT];
+    store_id_text(idbuf, id);
     const char *p[] = {idbuf};
     PGresult *res =
         db_exec(db, PGRES_TUPLES_OK, "DELETE FROM robots WHERE id = $1 RETURNING id", 1, p);
@@ -739,8 +706,8 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
         secret_out[0] = '\0';
         return store_internal(err);
     }
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    char idbuf[STORE_ID_TEXT];
+    store_id_text(idbuf, id);
     const char *p[] = {idbuf, hash};
     PGresult *res = db_exec(db, PGRES_TUPLES_OK,
                             "UPDATE robots SET secret_hash = $2, cred_version = cred_version + 1,"
@@ -757,229 +724,5 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
         secret_out[0] = '\0';
         return store_fail(err, STORE_NOT_FOUND, "robot not found");
     }
-    return 0;
-}
-
-/* ---- projects --------------------------------------------------------------------- */
-
-#define PROJECT_COLUMNS                                                                            \
-    "p.id, p.name, p.public, " TS_SQL("p.creation_time") ", " TS_SQL(                              \
-        "p.update_time") ", (SELECT count(*) FROM robots r WHERE r.project_id = p.id)"
-
-void project_deinit(struct project *p)
-{
-    if (!p)
-        return;
-    free(p->name);
-    free(p->creation_time);
-    free(p->update_time);
-    memset(p, 0, sizeof(*p));
-}
-
-void project_list_free(struct project *list, size_t n)
-{
-    for (size_t i = 0; list && i < n; i++)
-        project_deinit(&list[i]);
-    free(list);
-}
-
-static int project_from_row(const PGresult *res, int row, struct project *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
-    p->name = strdup(PQgetvalue(res, row, 1));
-    p->public_ = PQgetvalue(res, row, 2)[0] == 't';
-    p->creation_time = strdup(PQgetvalue(res, row, 3));
-    p->update_time = strdup(PQgetvalue(res, row, 4));
-    p->robot_count = strtoll(PQgetvalue(res, row, 5), NULL, 10);
-    return p->name && p->creation_time && p->update_time ? 0 : DH_ERR_NOMEM;
-}
-
-int project_create(PGconn *db, const char *name, bool public_, struct project *out,
-                   struct store_err *err)
-{
-    if (!name || !name_valid(name))
-        return store_fail(err, STORE_INVALID,
-                          "invalid project name: use 1-255 of a-z 0-9 and . _ - between them");
-    const char *p[] = {name, public_ ? "t" : "f"};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "INSERT INTO projects (name, public) VALUES ($1, $2)"
-                            " ON CONFLICT (name) DO NOTHING RETURNING id",
-                            2, p);
-    if (!res)
-        return store_internal(err);
-    int created = PQntuples(res);
-    PQclear(res);
-    if (!created)
-        return store_fail(err, STORE_CONFLICT, "project %s already exists", name);
-    return out ? project_get(db, name, out, err) : 0;
-}
-
-int project_get(PGconn *db, const char *ref, struct project *out, struct store_err *err)
-{
-    if (!text_ok(ref, NAME_MAX_LEN))
-        return store_fail(err, STORE_INVALID, "invalid project reference");
-    const char *p[] = {ref};
-    PGresult *res = db_exec(
-        db, PGRES_TUPLES_OK,
-        all_digits(ref) ? "SELECT " PROJECT_COLUMNS " FROM projects p WHERE p.id = $1::bigint"
-                        : "SELECT " PROJECT_COLUMNS " FROM projects p WHERE p.name = $1",
-        1, p);
-    if (!res)
-        return store_internal(err);
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return store_fail(err, STORE_NOT_FOUND, "project not found");
-    }
-    int rc = project_from_row(res, 0, out);
-    PQclear(res);
-    return rc < 0 ? store_internal(err) : 0;
-}
-
-int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_size,
-                 struct project **out, size_t *n, int64_t *total, struct store_err *err)
-{
-    char limbuf[24], offbuf[24];
-    if (page < 1)
-        page = 1;
-    snprintf(limbuf, sizeof(limbuf), "%" PRId64, page_size > 0 ? page_size : INT64_MAX / 2);
-    snprintf(offbuf, sizeof(offbuf), "%" PRId64, page_size > 0 ? (page - 1) * page_size : 0);
-    const char *p[] = {name_part, limbuf, offbuf};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "SELECT " PROJECT_COLUMNS ", count(*) OVER () FROM projects p"
-                            " WHERE $1::text IS NULL OR strpos(p.name, $1) > 0"
-                            " ORDER BY p.name LIMIT $2::bigint OFFSET $3::bigint",
-                            3, p);
-    *out = NULL;
-    *n = 0;
-    *total = 0;
-    if (!res)
-        return store_internal(err);
-    int rows = PQntuples(res), rc = 0;
-    struct project *list = calloc((size_t)rows + 1, sizeof(*list));
-    if (!list)
-        rc = DH_ERR_NOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++) {
-        rc = project_from_row(res, i, &list[i]);
-        *n = (size_t)i + 1;
-    }
-    if (rows > 0)
-        *total = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-    PQclear(res);
-    if (rows == 0 && rc == 0 && page > 1) {
-        /* Past the last page: still report the total. */
-        PGresult *cr = db_exec(db, PGRES_TUPLES_OK,
-                               "SELECT count(*) FROM projects p"
-                               " WHERE $1::text IS NULL OR strpos(p.name, $1) > 0",
-                               1, p);
-        if (cr)
-            *total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
-        PQclear(cr);
-    }
-    if (rc < 0) {
-        project_list_free(list, *n);
-        *n = 0;
-        return store_internal(err);
-    }
-    *out = list;
-    return 0;
-}
-
-int project_delete(PGconn *db, const char *ref, struct store_err *err)
-{
-    struct project p;
-    int rc = project_get(db, ref, &p, err);
-    if (rc < 0)
-        return rc;
-    char idbuf[24];
-    snprintf(idbuf, sizeof(idbuf), "%" PRId64, p.id);
-    project_deinit(&p);
-    const char *params[] = {idbuf};
-    /* Project robots and every permission on the project go with it (ON DELETE CASCADE). */
-    PGresult *res =
-        db_exec(db, PGRES_TUPLES_OK, "DELETE FROM projects WHERE id = $1 RETURNING id", 1, params);
-    if (!res)
-        return store_internal(err);
-    int found = PQntuples(res);
-    PQclear(res);
-    return found ? 0 : store_fail(err, STORE_NOT_FOUND, "project not found");
-}
-
-/* ---- settings --------------------------------------------------------------------- */
-
-static bool settings_known(const char *key)
-{
-    for (size_t i = 0; i < SETTINGS_COUNT; i++)
-        if (strcmp(key, settings_keys[i]) == 0)
-            return true;
-    return false;
-}
-
-int settings_get(PGconn *db, const char *key, char **value, struct store_err *err)
-{
-    *value = NULL;
-    if (!settings_known(key))
-        return store_fail(err, STORE_INVALID, "unknown setting %.64s", key);
-    const char *p[] = {key};
-    /* The prefix as the login-name rule reads it (sql/007): its default when the row is
-     * missing, so that the page's preview and the names robots log in with agree. */
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "SELECT CASE WHEN $1 = 'robot_name_prefix'"
-                            " THEN dockhand_robot_name_prefix()"
-                            " ELSE (SELECT value FROM settings WHERE key = $1) END",
-                            1, p);
-    if (!res || PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        PQclear(res);
-        return store_internal(err);
-    }
-    *value = strdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return *value ? 0 : store_internal(err);
-}
-
-static bool int_in(const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    if (!*v || strlen(v) > 12)
-        return false;
-    long x = strtol(v, &end, 10);
-    if (*end || x < lo || x > hi)
-        return false;
-    *out = x;
-    return true;
-}
-
-int settings_set(PGconn *db, const char *key, const char *value, struct store_err *err)
-{
-    long x;
-    char norm[24];
-    if (!settings_known(key))
-        return store_fail(err, STORE_INVALID, "unknown setting %.64s", key);
-    if (strcmp(key, "robot_name_prefix") == 0) {
-        if (!name_prefix_valid(value))
-            return store_fail(err, STORE_INVALID,
-                              "robot_name_prefix must be 1-%d printable ASCII characters without"
-                              " spaces or ':'",
-                              PREFIX_MAX_LEN);
-    } else if (strcmp(key, "robot_token_duration") == 0) {
-        if (!int_in(value, -1, ROBOT_DURATION_MAX, &x) || x == 0)
-            return store_fail(err, STORE_INVALID,
-                              "robot_token_duration must be -1 (never) or 1 to %d days",
-                              ROBOT_DURATION_MAX);
-        snprintf(norm, sizeof(norm), "%ld", x);
-        value = norm;
-    } else {
-        if (!int_in(value, 1, SETTINGS_TOKEN_EXPIRATION_MAX, &x))
-            return store_fail(err, STORE_INVALID, "token_expiration must be 1 to %d minutes",
-                              SETTINGS_TOKEN_EXPIRATION_MAX);
-        snprintf(norm, sizeof(norm), "%ld", x);
-        value = norm;
-    }
-    const char *p[] = {key, value};
-    PGresult *res =
-        db_exec(db, PGRES_COMMAND_OK, "UPDATE settings SET value = $2 WHERE key = $1", 2, p);
-    if (!res)
-        return store_internal(err);
-    PQclear(res);
     return 0;
 }
