@@ -3,6 +3,7 @@
  * new reference, or NULL when memory ran out. */
 #pragma once
 #include <jansson.h>
+#include "dockhand/audit.h"
 #include "dockhand/projects.h"
 #include "dockhand/robots.h"
 
@@ -22,3 +23,8 @@ json_t *api_model_permissions(void);
 /* Harbor's Project model subset: project_id, name, metadata.public, creation_time,
  * update_time, and robot_count. */
 json_t *api_model_project(const struct project *p);
+
+/* Harbor's AuditLog objects (id, username, resource, resource_type, operation, op_time)
+ * plus client_ip, request_id and detail (the stored JSON, or null), one for each of the n
+ * records, in their order. */
+json_t *api_model_audit_logs(const struct audit_record *list, size_t n);

@@ -98,3 +98,9 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
                          char secret_out[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
 void robot_deinit(struct robot *r);
 void robot_list_free(struct robot *list, size_t n);
+
+/* Sets last_used to now for the robots of ids (n of them; unknown ids are ignored), in
+ * one statement on db (the audit writer's connection). On failure returns DH_ERR_NOMEM
+ * or DH_ERR_DB with the reason (one line, no secret) in why[0..why_len). */
+int robots_touch_last_used(PGconn *db, const int64_t *ids, size_t n, char *why,
+                           size_t why_len) DH_MUST_CHECK;

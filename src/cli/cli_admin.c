@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "dockhand/admin.h"
+#include "dockhand/api_models.h"
 #include "dockhand/audit.h"
 #include "dockhand/cli.h"
 #include "dockhand/cli_util.h"
@@ -270,11 +271,20 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
     if (val[5] && f.to == 0)
         return usage("--to must be after 1970-01-01T00:00:00Z");
 
-    json_t *items;
+    struct audit_record *records;
+    size_t n;
     int64_t total;
     struct store_err err = {0};
-    if (audit_list(db, &f, &items, &total, &err) < 0)
+    if (audit_list(db, &f, &records, &n, &total, &err) < 0)
         return cli_fail(&err);
+    /* The text output reads the same objects as --output json, so both show a record's
+     * detail the same way. */
+    json_t *items = api_model_audit_logs(records, n);
+    audit_records_free(records, n);
+    if (!items) {
+        fprintf(stderr, "dockhand: out of memory\n");
+        return 1;
+    }
     int rc = 0;
     if (cli_json_out(cfg)) {
         json_t *o =

@@ -56,3 +56,27 @@ json_t *api_model_permissions(void)
     }
     return json_pack("{s:o, s:o}", "system", system, "project", project);
 }
+
+static json_t *string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *api_model_audit_logs(const struct audit_record *list, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        const struct audit_record *r = &list[i];
+        json_t *detail = r->detail ? json_loads(r->detail, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *o = json_pack(
+            "{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)r->id, "username",
+            r->username, "resource", r->resource, "resource_type", r->resource_type, "operation",
+            r->operation, "op_time", r->op_time, "client_ip", string_or_null(r->client_ip),
+            "request_id", string_or_null(r->request_id), "detail", detail ? detail : json_null());
+        if (!o || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}

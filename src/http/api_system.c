@@ -168,7 +168,8 @@ void api_audit_logs(struct api_call *c, const char *rest)
 {
     struct audit_filter f = {0};
     struct store_err err = {0};
-    json_t *items = NULL;
+    struct audit_record *records = NULL;
+    size_t n = 0;
     int64_t total = 0;
     struct query q = {0};
 
@@ -189,12 +190,18 @@ void api_audit_logs(struct api_call *c, const char *rest)
         if (!audit_filter_parse(c, &q, &f))
             goto out;
     }
-    if (audit_list(c->db, &f, &items, &total, &err) < 0) {
+    if (audit_list(c->db, &f, &records, &n, &total, &err) < 0) {
         api_store_error(c, &err);
+        goto out;
+    }
+    json_t *items = api_model_audit_logs(records, n);
+    if (!items) {
+        api_error(c, 500, "INTERNAL", "out of memory building the audit log");
         goto out;
     }
     api_page_headers(c, total, f.page, f.page_size);
     api_json(c, 200, items);
 out:
+    audit_records_free(records, n);
     query_deinit(&q);
 }

@@ -13,7 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "dockhand/access.h"
-#include "dockhand/audit.h"
+#include "dockhand/audit_writer.h"
 #include "dockhand/credcache.h"
 #include "dockhand/form.h"
 #include "dockhand/hashpool.h"

@@ -23,7 +23,7 @@
 #include <openssl/rand.h>
 
 #include "dockhand/api.h"
-#include "dockhand/audit.h"
+#include "dockhand/audit_writer.h"
 #include "dockhand/changes.h"
 #include "dockhand/credcache.h"
 #include "dockhand/db.h"

@@ -726,3 +726,28 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
     }
     return 0;
 }
+
+int robots_touch_last_used(PGconn *db, const int64_t *ids, size_t n, char *why, size_t why_len)
+{
+    if (n == 0)
+        return 0;
+    char *lit = db_bigint_array(ids, n);
+    if (!lit) {
+        snprintf(why, why_len, "out of memory");
+        return DH_ERR_NOMEM;
+    }
+    const char *p[] = {lit};
+    /* Not db_exec: the writer logs the failure itself, once, with its own words. */
+    PGresult *res =
+        PQexecParams(db, "UPDATE robots SET last_used = now() WHERE id = ANY ($1::bigint[])", 1,
+                     NULL, p, NULL, NULL, 0);
+    free(lit);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(why, why_len, "%s", PQresultErrorMessage(res));
+        why[strcspn(why, "\n")] = '\0';
+        rc = DH_ERR_DB;
+    }
+    PQclear(res);
+    return rc;
+}
