@@ -27,3 +27,9 @@ int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_s
 int project_delete(PGconn *db, const char *ref, struct store_err *err) DH_MUST_CHECK;
 void project_deinit(struct project *p);
 void project_list_free(struct project *list, size_t n);
+
+/* The id of project name in *id, the project created (public or private as public_) when
+ * there is none, *created telling which; in the caller's transaction, for the Harbor
+ * import. name is not checked (the caller has). Returns 0 or DH_ERR_DB. */
+int project_ensure(PGconn *db, const char *name, bool public_, int64_t *id,
+                   bool *created) DH_MUST_CHECK;

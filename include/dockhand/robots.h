@@ -104,3 +104,38 @@ void robot_list_free(struct robot *list, size_t n);
  * or DH_ERR_DB with the reason (one line, no secret) in why[0..why_len). */
 int robots_touch_last_used(PGconn *db, const int64_t *ids, size_t n, char *why,
                            size_t why_len) DH_MUST_CHECK;
+
+/* ---- the Harbor import (harbor.c) ----------------------------------------------------
+ * Robots as Harbor stored them: every column given, checked by the import against
+ * Harbor's rules rather than robot_create's. Each runs in the caller's transaction. */
+
+struct robot_import {
+    const char *name;        /* stored name */
+    const char *description; /* at most ROBOT_DESCRIPTION_MAX bytes */
+    const char *level;       /* "system" | "project" */
+    int64_t project_id;      /* 0: none (system robots) */
+    const char *secret_hash; /* in secret.h's format */
+    int64_t duration;
+    int64_t expires_at; /* -1: never */
+    bool disabled;
+    bool legacy;
+    bool has_creation;
+    int64_t creation; /* Unix seconds, when has_creation; else now */
+};
+
+/* Looks up the robot stored as name: 1 when there is one (*same_secret tells whether its
+ * stored hash is secret_hash; its login name is copied to login), 0 when there is none,
+ * DH_ERR_DB. */
+int robot_import_find(PGconn *db, const char *name, const char *secret_hash, bool *same_secret,
+                      char *login, size_t login_cap) DH_MUST_CHECK;
+
+/* Inserts r: 1 with its id in *id and its login name in login; 0 when a robot of that
+ * name exists already (nothing written); DH_ERR_DB. */
+int robot_import_insert(PGconn *db, const struct robot_import *r, int64_t *id, char *login,
+                        size_t login_cap) DH_MUST_CHECK;
+
+/* Grants robot_id the pair (resource, action) of kind ("system" or "project") on
+ * project_id, or on every project when all_projects (project_id 0 then, and for system
+ * pairs). A pair the robot holds already is left alone. Returns 0 or DH_ERR_DB. */
+int robot_import_grant(PGconn *db, int64_t robot_id, const char *kind, int64_t project_id,
+                       bool all_projects, const char *resource, const char *action) DH_MUST_CHECK;

@@ -16,8 +16,9 @@
 #include "dockhand/access.h"
 #include "dockhand/db.h"
 #include "dockhand/names.h"
-#include "dockhand/secret.h"
+#include "dockhand/projects.h"
 #include "dockhand/robots.h"
+#include "dockhand/secret.h"
 
 #define HARBOR_HASH_HEX 32           /* Harbor's 16-byte PBKDF2 output, as hex */
 #define HARBOR_WHO_MAX 64            /* bytes of a robot name quoted in a message */
@@ -472,37 +473,20 @@ struct import_ctx {
 };
 
 /* The id of project name, created (private unless public_) when dockhand has none. */
-static int project_resolve(struct import_ctx *ctx, const char *name, bool public_, char id[24],
+static int project_resolve(struct import_ctx *ctx, const char *name, bool public_, int64_t *id,
                            struct store_err *err)
 {
     json_t *cached = json_object_get(ctx->project_ids, name);
     if (cached) {
-        snprintf(id, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(cached));
+        *id = json_integer_value(cached);
         return 0;
     }
-    const char *p[] = {name, public_ ? "t" : "f"};
-    PGresult *res = db_exec(ctx->db, PGRES_TUPLES_OK,
-                            "WITH ins AS (INSERT INTO projects (name, public)"
-                            " VALUES ($1, $2::boolean) ON CONFLICT (name) DO NOTHING"
-                            " RETURNING id)"
-                            " SELECT id, true FROM ins"
-                            " UNION ALL SELECT id, false FROM projects WHERE name = $1",
-                            2, p);
-    if (res && PQntuples(res) == 0) {
-        /* Another session created it after this statement's snapshot was taken. */
-        PQclear(res);
-        res = db_exec(ctx->db, PGRES_TUPLES_OK, "SELECT id, false FROM projects WHERE name = $1", 1,
-                      p);
-    }
-    if (!res || PQntuples(res) != 1) {
-        PQclear(res);
+    bool created = false;
+    if (project_ensure(ctx->db, name, public_, id, &created) < 0)
         return import_internal(err);
-    }
-    snprintf(id, 24, "%s", PQgetvalue(res, 0, 0));
-    if (PQgetvalue(res, 0, 1)[0] == 't')
+    if (created)
         ctx->report->projects_created++;
-    PQclear(res);
-    if (json_object_set_new(ctx->project_ids, name, json_integer(strtoll(id, NULL, 10))) < 0)
+    if (json_object_set_new(ctx->project_ids, name, json_integer(*id)) < 0)
         return import_internal(err);
     return 0;
 }
@@ -519,14 +503,14 @@ static int count_skipped_pair(struct import_ctx *ctx, const char *resource, cons
 }
 
 /* Stores the permissions of row r (robot id) that dockhand grants; counts the rest. */
-static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, struct store_err *err)
+static int perms_store(struct import_ctx *ctx, struct row *r, int64_t id, struct store_err *err)
 {
     for (size_t i = 0; i < json_array_size(r->perms); i++) {
         json_t *p = json_array_get(r->perms, i), *access = json_object_get(p, "access");
         const char *kind = str_or_null(p, "kind"), *ns = str_or_null(p, "namespace");
         bool system_kind = strcmp(kind, "system") == 0;
         bool all = !system_kind && ns && strcmp(ns, "*") == 0;
-        char pid[24] = "";
+        int64_t pid = 0;
         bool project_known = false;
 
         for (size_t j = 0; j < json_array_size(access); j++) {
@@ -546,22 +530,14 @@ static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, st
             }
             if (!system_kind && !all && !project_known) {
                 int rc =
-                    project_resolve(ctx, ns, json_is_true(json_object_get(p, "public")), pid, err);
+                    project_resolve(ctx, ns, json_is_true(json_object_get(p, "public")), &pid, err);
                 if (rc < 0)
                     return rc;
                 project_known = true;
             }
-            const char *params[] = {
-                id, kind, system_kind || all ? NULL : pid, all ? "t" : "f", resource, action};
-            PGresult *res = db_exec(ctx->db, PGRES_COMMAND_OK,
-                                    "INSERT INTO robot_permissions (robot_id, kind, project_id,"
-                                    " all_projects, resource, action)"
-                                    " VALUES ($1, $2, $3::bigint, $4::boolean, $5, $6)"
-                                    " ON CONFLICT DO NOTHING",
-                                    6, params);
-            if (!res)
+            if (robot_import_grant(ctx->db, id, kind, system_kind || all ? 0 : pid, all, resource,
+                                   action) < 0)
                 return import_internal(err);
-            PQclear(res);
         }
     }
     return 0;
@@ -570,17 +546,11 @@ static int perms_store(struct import_ctx *ctx, struct row *r, const char *id, st
 /* Writes row r, or finds it already imported. */
 static int row_store(struct import_ctx *ctx, struct row *r, struct store_err *err)
 {
-    const char *p1[] = {r->stored, r->hash};
-    PGresult *res = db_exec(ctx->db, PGRES_TUPLES_OK,
-                            "SELECT secret_hash = $2, dockhand_robot_full_name(name, legacy)"
-                            " FROM robots WHERE name = $1",
-                            2, p1);
-    if (!res)
+    bool same = false;
+    int found = robot_import_find(ctx->db, r->stored, r->hash, &same, r->login, sizeof(r->login));
+    if (found < 0)
         return import_internal(err);
-    if (PQntuples(res) > 0) {
-        bool same = PQgetvalue(res, 0, 0)[0] == 't';
-        snprintf(r->login, sizeof(r->login), "%s", PQgetvalue(res, 0, 1));
-        PQclear(res);
+    if (found) {
         if (!same)
             return store_fail(err, STORE_CONFLICT,
                               "harbor_robots[%zu] (%s): dockhand already has a robot stored as "
@@ -590,54 +560,41 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct store_err *er
         ctx->report->robots_unchanged++;
         return 0;
     }
-    PQclear(res);
 
-    char pid[24] = "", durbuf[24], expbuf[24], createdbuf[24];
+    int64_t pid = 0, id = 0;
     int rc;
     if (r->project) {
-        rc = project_resolve(ctx, r->project, r->project_public, pid, err);
+        rc = project_resolve(ctx, r->project, r->project_public, &pid, err);
         if (rc < 0)
             return rc;
     }
     char *description = strndup(r->description, description_len(r->description));
     if (!description)
         return import_internal(err);
-    snprintf(durbuf, sizeof(durbuf), "%" PRId64, r->duration);
-    snprintf(expbuf, sizeof(expbuf), "%" PRId64, r->expires_at);
-    snprintf(createdbuf, sizeof(createdbuf), "%" PRId64, r->creation);
-    const char *p2[] = {r->stored,
-                        description,
-                        r->level,
-                        r->project ? pid : NULL,
-                        r->hash,
-                        durbuf,
-                        expbuf,
-                        r->disabled ? "t" : "f",
-                        r->legacy ? "t" : "f",
-                        r->has_creation ? createdbuf : NULL};
-    res = db_exec(ctx->db, PGRES_TUPLES_OK,
-                  "INSERT INTO robots (name, description, level, project_id, secret_hash,"
-                  " duration, expires_at, disabled, legacy, creation_time)"
-                  " VALUES ($1, $2, $3, $4::bigint, $5, $6::integer, $7::bigint, $8::boolean,"
-                  "  $9::boolean, coalesce(to_timestamp($10::bigint), now()))"
-                  " ON CONFLICT (name) DO NOTHING"
-                  " RETURNING id, dockhand_robot_full_name(name, legacy)",
-                  10, p2);
+    struct robot_import ri = {
+        .name = r->stored,
+        .description = description,
+        .level = r->level,
+        .project_id = r->project ? pid : 0,
+        .secret_hash = r->hash,
+        .duration = r->duration,
+        .expires_at = r->expires_at,
+        .disabled = r->disabled,
+        .legacy = r->legacy,
+        .has_creation = r->has_creation,
+        .creation = r->creation,
+    };
+    int inserted = robot_import_insert(ctx->db, &ri, &id, r->login, sizeof(r->login));
     free(description);
-    if (!res)
+    if (inserted < 0)
         return import_internal(err);
-    if (PQntuples(res) == 0) {
+    if (inserted == 0) {
         /* Created by another session since the check above. */
-        PQclear(res);
         return store_fail(err, STORE_CONFLICT,
                           "harbor_robots[%zu] (%s): dockhand already has a robot stored as "
                           "\"%.80s\"; nothing was imported",
                           r->index, r->who, r->stored);
     }
-    char id[24];
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
-    snprintf(r->login, sizeof(r->login), "%s", PQgetvalue(res, 0, 1));
-    PQclear(res);
     rc = perms_store(ctx, r, id, err);
     if (rc < 0)
         return rc;

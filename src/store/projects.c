@@ -152,3 +152,28 @@ int project_delete(PGconn *db, const char *ref, struct store_err *err)
     PQclear(res);
     return found ? 0 : store_fail(err, STORE_NOT_FOUND, "project not found");
 }
+
+int project_ensure(PGconn *db, const char *name, bool public_, int64_t *id, bool *created)
+{
+    const char *p[] = {name, public_ ? "t" : "f"};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "WITH ins AS (INSERT INTO projects (name, public)"
+                            " VALUES ($1, $2::boolean) ON CONFLICT (name) DO NOTHING"
+                            " RETURNING id)"
+                            " SELECT id, true FROM ins"
+                            " UNION ALL SELECT id, false FROM projects WHERE name = $1",
+                            2, p);
+    if (res && PQntuples(res) == 0) {
+        /* Another session created it after this statement's snapshot was taken. */
+        PQclear(res);
+        res = db_exec(db, PGRES_TUPLES_OK, "SELECT id, false FROM projects WHERE name = $1", 1, p);
+    }
+    if (!res || PQntuples(res) != 1) {
+        PQclear(res);
+        return DH_ERR_DB;
+    }
+    *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    *created = PQgetvalue(res, 0, 1)[0] == 't';
+    PQclear(res);
+    return 0;
+}

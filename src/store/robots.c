@@ -751,3 +751,82 @@ int robots_touch_last_used(PGconn *db, const int64_t *ids, size_t n, char *why, 
     PQclear(res);
     return rc;
 }
+
+/* ---- the Harbor import -------------------------------------------------------------- */
+
+int robot_import_find(PGconn *db, const char *name, const char *secret_hash, bool *same_secret,
+                      char *login, size_t login_cap)
+{
+    const char *p[] = {name, secret_hash};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "SELECT secret_hash = $2, dockhand_robot_full_name(name, legacy)"
+                            " FROM robots WHERE name = $1",
+                            2, p);
+    if (!res)
+        return DH_ERR_DB;
+    int found = PQntuples(res) > 0;
+    if (found) {
+        *same_secret = PQgetvalue(res, 0, 0)[0] == 't';
+        snprintf(login, login_cap, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return found;
+}
+
+int robot_import_insert(PGconn *db, const struct robot_import *r, int64_t *id, char *login,
+                        size_t login_cap)
+{
+    char pid[STORE_ID_TEXT], dur[24], exp[24], created[24];
+    store_id_text(pid, r->project_id);
+    snprintf(dur, sizeof(dur), "%" PRId64, r->duration);
+    snprintf(exp, sizeof(exp), "%" PRId64, r->expires_at);
+    snprintf(created, sizeof(created), "%" PRId64, r->creation);
+    const char *p[] = {r->name,
+                       r->description,
+                       r->level,
+                       r->project_id ? pid : NULL,
+                       r->secret_hash,
+                       dur,
+                       exp,
+                       r->disabled ? "t" : "f",
+                       r->legacy ? "t" : "f",
+                       r->has_creation ? created : NULL};
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK,
+                "INSERT INTO robots (name, description, level, project_id, secret_hash,"
+                " duration, expires_at, disabled, legacy, creation_time)"
+                " VALUES ($1, $2, $3, $4::bigint, $5, $6::integer, $7::bigint,"
+                "  $8::boolean, $9::boolean, coalesce(to_timestamp($10::bigint), now()))"
+                " ON CONFLICT (name) DO NOTHING"
+                " RETURNING id, dockhand_robot_full_name(name, legacy)",
+                10, p);
+    if (!res)
+        return DH_ERR_DB;
+    int inserted = PQntuples(res) > 0;
+    if (inserted) {
+        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(login, login_cap, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return inserted;
+}
+
+int robot_import_grant(PGconn *db, int64_t robot_id, const char *kind, int64_t project_id,
+                       bool all_projects, const char *resource, const char *action)
+{
+    char id[STORE_ID_TEXT], pid[STORE_ID_TEXT];
+    store_id_text(id, robot_id);
+    store_id_text(pid, project_id);
+    const char *p[] = {id,       kind,  project_id ? pid : NULL, all_projects ? "t" : "f",
+                       resource, action};
+    PGresult *res = db_exec(db, PGRES_COMMAND_OK,
+                            "INSERT INTO robot_permissions (robot_id, kind, project_id,"
+                            " all_projects, resource, action)"
+                            " VALUES ($1, $2, $3::bigint, $4::boolean, $5, $6)"
+                            " ON CONFLICT DO NOTHING",
+                            6, p);
+    if (!res)
+        return DH_ERR_DB;
+    PQclear(res);
+    return 0;
+}
