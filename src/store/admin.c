@@ -10,8 +10,7 @@
 #include "dockhand/db.h"
 #include "dockhand/names.h"
 #include "dockhand/secret.h"
-
-#define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#include "dockhand/store_util.h"
 
 static int name_check(const char *name, struct store_err *err)
 {
@@ -180,7 +179,7 @@ int admin_list(PGconn *db, struct admin **out, size_t *n, struct store_err *err)
     *out = NULL;
     *n = 0;
     PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "SELECT id, name, " TS_SQL("creation_time") ", " TS_SQL(
+                            "SELECT id, name, " STORE_TS_SQL("creation_time") ", " STORE_TS_SQL(
                                 "update_time") " FROM admins ORDER BY name",
                             0, NULL);
     if (!res)

@@ -9,6 +9,7 @@
 
 #include "dockhand/access.h"
 #include "dockhand/db.h"
+#include "dockhand/store_util.h"
 
 static const char lookup_sql[] =
     "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
@@ -34,7 +35,7 @@ int lookup_start(struct pgpool *pool, const char *login, int64_t robot_id,
     size_t cap = 3;
     for (size_t i = 0; i < n; i++)
         cap += strlen(projects[i]) + 1;
-    char *list = malloc(cap), idbuf[24];
+    char *list = malloc(cap), idbuf[STORE_ID_TEXT];
     if (!list)
         return DH_ERR_NOMEM;
     size_t len = 0;
@@ -51,8 +52,7 @@ int lookup_start(struct pgpool *pool, const char *login, int64_t robot_id,
 
     const char *params[3] = {login, NULL, list};
     if (robot_id > 0) {
-        snprintf(idbuf, sizeof(idbuf), "%" PRId64, robot_id);
-        params[1] = idbuf;
+        params[1] = store_id_text(idbuf, robot_id);
     }
     int rc = pgpool_query(pool, lookup_sql, 3, params, cb, arg); /* params are copied */
     free(list);

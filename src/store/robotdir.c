@@ -10,6 +10,7 @@
 #include "dockhand/clock.h"
 #include "dockhand/db.h"
 #include "dockhand/log.h"
+#include "dockhand/store_util.h"
 
 struct rd_entry {
     int64_t id, project_id;
@@ -117,12 +118,6 @@ static int entry_cmp(const void *a, const void *b)
     return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-static int id_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Sorted copies of rows; NULL when out of memory (or no rows: then *ok says which). */
 static struct rd_entry *entries_from_rows(const struct robotdir_row *rows, size_t n, bool *ok)
 {
@@ -191,7 +186,7 @@ static int patch_rows_locked(struct robotdir *d, const int64_t *ids, size_t nids
         return DH_ERR_NOMEM;
     size_t kept = 0;
     for (size_t i = 0; i < d->n; i++)
-        if (!bsearch(&d->e[i].id, ids, nids, sizeof(*ids), id_cmp))
+        if (!bsearch(&d->e[i].id, ids, nids, sizeof(*ids), store_id_cmp))
             kept++;
     if (kept + n > d->cap) {
         entries_free(add, n);
@@ -206,7 +201,7 @@ static int patch_rows_locked(struct robotdir *d, const int64_t *ids, size_t nids
     /* Merge the survivors (in order) with the added (sorted). */
     size_t o = 0, a = 0;
     for (size_t i = 0; i < d->n; i++) {
-        if (bsearch(&d->e[i].id, ids, nids, sizeof(*ids), id_cmp)) {
+        if (bsearch(&d->e[i].id, ids, nids, sizeof(*ids), store_id_cmp)) {
             free(d->e[i].name);
             continue;
         }
@@ -235,7 +230,7 @@ int robotdir_load_rows(struct robotdir *d, const struct robotdir_row *rows, size
 
 static size_t sort_ids(int64_t *ids, size_t n)
 {
-    qsort(ids, n, sizeof(*ids), id_cmp);
+    qsort(ids, n, sizeof(*ids), store_id_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (k == 0 || ids[i] != ids[k - 1])

@@ -12,6 +12,7 @@
 
 #include "dockhand/db.h"
 #include "dockhand/encoding.h"
+#include "dockhand/store_util.h"
 
 #define CSRF_LABEL "dockhand csrf"
 
@@ -154,9 +155,9 @@ void session_set_cookie(char out[SESSION_SET_COOKIE_MAX], const char *token, boo
 int session_create(PGconn *db, const char *token, int64_t admin_id, const char *client_ip,
                    int idle_s, int max_s)
 {
-    char hash[SESSION_HASH_LEN + 1], id[24], idle[16], max[16];
+    char hash[SESSION_HASH_LEN + 1], id[STORE_ID_TEXT], idle[16], max[16];
     session_token_hash(token, hash);
-    snprintf(id, sizeof(id), "%lld", (long long)admin_id);
+    store_id_text(id, admin_id);
     snprintf(idle, sizeof(idle), "%d", idle_s);
     snprintf(max, sizeof(max), "%d", max_s);
     /* Every sign-in also sweeps the sessions that ended unused. */
