@@ -27,5 +27,14 @@ bool store_all_digits(const char *s);
  * newline and tab: what a name reference or a description may hold. */
 bool store_text_ok(const char *s, size_t max);
 
+/* Runs sql (a query, or a statement with RETURNING) with text params and returns how many
+ * rows it gave: for "did it insert, update or delete anything". DH_ERR_DB on failure
+ * (logged by db_exec). */
+int store_rows(PGconn *db, const char *sql, int n, const char *const *params) DH_MUST_CHECK;
+
+/* How many bytes of s to keep to store at most max of them: all of s when it fits, else
+ * max or fewer so as not to split a UTF-8 sequence. */
+size_t store_utf8_prefix(const char *s, size_t max);
+
 /* qsort/bsearch comparison of two int64_t. */
 int store_id_cmp(const void *a, const void *b);

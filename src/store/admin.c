@@ -25,12 +25,8 @@ static int name_check(const char *name, struct store_err *err)
 static int admin_exists(PGconn *db, const char *name)
 {
     const char *p[] = {name};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK, "SELECT 1 FROM admins WHERE name = $1", 1, p);
-    if (!res)
-        return DH_ERR_DB;
-    int found = PQntuples(res) > 0;
-    PQclear(res);
-    return found;
+    int found = store_rows(db, "SELECT 1 FROM admins WHERE name = $1", 1, p);
+    return found < 0 ? found : found > 0;
 }
 
 /* The hash of the given password (checked against the policy) or of a generated one,
@@ -88,17 +84,15 @@ int admin_create(PGconn *db, const char *name, const char *password, size_t pass
         return rc;
 
     const char *p[] = {name, hash};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "INSERT INTO admins (name, password_hash) VALUES ($1, $2)"
-                            " ON CONFLICT (name) DO NOTHING RETURNING id",
-                            2, p);
+    int created = store_rows(db,
+                             "INSERT INTO admins (name, password_hash) VALUES ($1, $2)"
+                             " ON CONFLICT (name) DO NOTHING RETURNING id",
+                             2, p);
     hash_free(hash);
-    if (!res) {
+    if (created < 0) {
         rc = store_internal(err);
         goto fail;
     }
-    int created = PQntuples(res);
-    PQclear(res);
     if (!created) {
         rc = store_fail(err, STORE_CONFLICT, "administrator %s already exists", name);
         goto fail;
@@ -129,17 +123,15 @@ int admin_passwd(PGconn *db, const char *name, const char *password, size_t pass
         return rc;
 
     const char *p[] = {name, hash};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "UPDATE admins SET password_hash = $2, cred_version = cred_version + 1,"
-                            " update_time = now() WHERE name = $1 RETURNING id",
-                            2, p);
+    int found = store_rows(db,
+                           "UPDATE admins SET password_hash = $2, cred_version = cred_version + 1,"
+                           " update_time = now() WHERE name = $1 RETURNING id",
+                           2, p);
     hash_free(hash);
-    if (!res) {
+    if (found < 0) {
         rc = store_internal(err);
         goto fail;
     }
-    int found = PQntuples(res);
-    PQclear(res);
     if (!found) {
         rc = store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
         goto fail;
@@ -155,12 +147,9 @@ int admin_delete(PGconn *db, const char *name, struct store_err *err)
     if (!name || !name_valid(name))
         return store_fail(err, STORE_NOT_FOUND, "administrator not found");
     const char *p[] = {name};
-    PGresult *res =
-        db_exec(db, PGRES_TUPLES_OK, "DELETE FROM admins WHERE name = $1 RETURNING id", 1, p);
-    if (!res)
+    int found = store_rows(db, "DELETE FROM admins WHERE name = $1 RETURNING id", 1, p);
+    if (found < 0)
         return store_internal(err);
-    int found = PQntuples(res);
-    PQclear(res);
     return found ? 0 : store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
 }
 

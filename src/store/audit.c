@@ -24,18 +24,6 @@
  * boundary, except detail, which is replaced (cut JSON is no JSON). */
 static const size_t field_max[AUDIT_F_COUNT] = {1024, 128, 128, 8192, 256, 256, 65536};
 
-/* Bytes of s to keep: at most max, not splitting a UTF-8 sequence. */
-static size_t field_len(const char *s, size_t max)
-{
-    size_t len = strnlen(s, max + 1);
-    if (len <= max)
-        return len;
-    len = max;
-    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-        len--;
-    return len;
-}
-
 /* Invalid UTF-8 (a login name as a client sent it) would fail the whole INSERT:
  * such bytes become '?'. */
 static void field_fix(char *s, size_t len)
@@ -61,7 +49,7 @@ struct audit_rec *audit_rec_new(const struct audit_entry *e)
         strnlen(in[AUDIT_F_DETAIL], field_max[AUDIT_F_DETAIL] + 1) > field_max[AUDIT_F_DETAIL])
         in[AUDIT_F_DETAIL] = AUDIT_DETAIL_TRUNCATED;
     for (int i = 0; i < AUDIT_F_COUNT; i++) {
-        len[i] = in[i] ? field_len(in[i], field_max[i]) : 0;
+        len[i] = in[i] ? store_utf8_prefix(in[i], field_max[i]) : 0;
         total += in[i] ? len[i] + 1 : 0;
     }
     struct audit_rec *r = malloc(sizeof(*r) + total);

@@ -19,6 +19,7 @@
 #include "dockhand/projects.h"
 #include "dockhand/robots.h"
 #include "dockhand/secret.h"
+#include "dockhand/store_util.h"
 
 #define HARBOR_HASH_HEX 32           /* Harbor's 16-byte PBKDF2 output, as hex */
 #define HARBOR_WHO_MAX 64            /* bytes of a robot name quoted in a message */
@@ -207,19 +208,6 @@ static bool hash_accepted(const char *hash)
 {
     static const char probe[SECRET_MAX_LEN + 1];
     return secret_verify(probe, sizeof(probe), hash) >= 0;
-}
-
-/* Description: Harbor allows 1,024 characters, dockhand 1,024 bytes; a longer one is
- * cut at a UTF-8 boundary (jansson only hands out valid UTF-8). */
-static size_t description_len(const char *d)
-{
-    size_t n = strlen(d);
-    if (n <= ROBOT_DESCRIPTION_MAX)
-        return n;
-    n = ROBOT_DESCRIPTION_MAX;
-    while (n > 0 && ((unsigned char)d[n] & 0xc0) == 0x80)
-        n--;
-    return n;
 }
 
 /* Checks the permissions of row r against its level; fills nothing (the second pass
@@ -568,7 +556,10 @@ static int row_store(struct import_ctx *ctx, struct row *r, struct store_err *er
         if (rc < 0)
             return rc;
     }
-    char *description = strndup(r->description, description_len(r->description));
+    /* Harbor allows 1,024 characters, dockhand 1,024 bytes: a longer description is cut
+     * at a UTF-8 boundary (jansson only hands out valid UTF-8). */
+    char *description =
+        strndup(r->description, store_utf8_prefix(r->description, ROBOT_DESCRIPTION_MAX));
     if (!description)
         return import_internal(err);
     struct robot_import ri = {

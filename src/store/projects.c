@@ -50,14 +50,12 @@ int project_create(PGconn *db, const char *name, bool public_, struct project *o
         return store_fail(err, STORE_INVALID,
                           "invalid project name: use 1-255 of a-z 0-9 and . _ - between them");
     const char *p[] = {name, public_ ? "t" : "f"};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "INSERT INTO projects (name, public) VALUES ($1, $2)"
-                            " ON CONFLICT (name) DO NOTHING RETURNING id",
-                            2, p);
-    if (!res)
+    int created = store_rows(db,
+                             "INSERT INTO projects (name, public) VALUES ($1, $2)"
+                             " ON CONFLICT (name) DO NOTHING RETURNING id",
+                             2, p);
+    if (created < 0)
         return store_internal(err);
-    int created = PQntuples(res);
-    PQclear(res);
     if (!created)
         return store_fail(err, STORE_CONFLICT, "project %s already exists", name);
     return out ? project_get(db, name, out, err) : 0;
@@ -144,12 +142,9 @@ int project_delete(PGconn *db, const char *ref, struct store_err *err)
     project_deinit(&p);
     const char *params[] = {idbuf};
     /* Project robots and every permission on the project go with it (ON DELETE CASCADE). */
-    PGresult *res =
-        db_exec(db, PGRES_TUPLES_OK, "DELETE FROM projects WHERE id = $1 RETURNING id", 1, params);
-    if (!res)
+    int found = store_rows(db, "DELETE FROM projects WHERE id = $1 RETURNING id", 1, params);
+    if (found < 0)
         return store_internal(err);
-    int found = PQntuples(res);
-    PQclear(res);
     return found ? 0 : store_fail(err, STORE_NOT_FOUND, "project not found");
 }
 

@@ -270,8 +270,8 @@ static int perms_insert(PGconn *db, const char *idbuf, const struct robot_permis
         for (size_t j = 0; j < p->naccess; j++) {
             const char *params[] = {idbuf, p->kind, p->namespace_, p->access[j].resource,
                                     p->access[j].action};
-            PGresult *res = db_exec(
-                db, PGRES_TUPLES_OK,
+            int inserted = store_rows(
+                db,
                 "INSERT INTO robot_permissions (robot_id, kind, project_id, all_projects,"
                 " resource, action)"
                 " SELECT $1, $2, p.id, $2 = 'project' AND $3 = '*', $4, $5"
@@ -279,10 +279,8 @@ static int perms_insert(PGconn *db, const char *idbuf, const struct robot_permis
                 "       UNION ALL SELECT id FROM projects WHERE $2 = 'project' AND name = $3) p"
                 " ON CONFLICT DO NOTHING RETURNING 1",
                 5, params);
-            if (!res)
+            if (inserted < 0)
                 return store_internal(err);
-            bool inserted = PQntuples(res) > 0;
-            PQclear(res);
             if (!inserted && j == 0 && strcmp(p->kind, "project") == 0 &&
                 strcmp(p->namespace_, "*") != 0)
                 return store_fail(err, STORE_NOT_FOUND, "project %.100s not found", p->namespace_);
@@ -676,12 +674,9 @@ int robot_delete(PGconn *db, int64_t id, struct store_err *err)
     char idbuf[STORE_ID_TEXT];
     store_id_text(idbuf, id);
     const char *p[] = {idbuf};
-    PGresult *res =
-        db_exec(db, PGRES_TUPLES_OK, "DELETE FROM robots WHERE id = $1 RETURNING id", 1, p);
-    if (!res)
+    int found = store_rows(db, "DELETE FROM robots WHERE id = $1 RETURNING id", 1, p);
+    if (found < 0)
         return store_internal(err);
-    int found = PQntuples(res);
-    PQclear(res);
     return found ? 0 : store_fail(err, STORE_NOT_FOUND, "robot not found");
 }
 
@@ -709,17 +704,15 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
     char idbuf[STORE_ID_TEXT];
     store_id_text(idbuf, id);
     const char *p[] = {idbuf, hash};
-    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
-                            "UPDATE robots SET secret_hash = $2, cred_version = cred_version + 1,"
-                            " update_time = now() WHERE id = $1 RETURNING id",
-                            2, p);
+    int found = store_rows(db,
+                           "UPDATE robots SET secret_hash = $2, cred_version = cred_version + 1,"
+                           " update_time = now() WHERE id = $1 RETURNING id",
+                           2, p);
     free(hash);
-    if (!res) {
+    if (found < 0) {
         secret_out[0] = '\0';
         return store_internal(err);
     }
-    int found = PQntuples(res);
-    PQclear(res);
     if (!found) {
         secret_out[0] = '\0';
         return store_fail(err, STORE_NOT_FOUND, "robot not found");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dockhand/db.h"
 #include "dockhand/encoding.h"
 
 char *store_id_text(char buf[STORE_ID_TEXT], int64_t id)
@@ -37,6 +38,27 @@ bool store_text_ok(const char *s, size_t max)
         if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
             return false;
     return true;
+}
+
+size_t store_utf8_prefix(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max + 1);
+    if (len <= max)
+        return len;
+    len = max;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--;
+    return len;
+}
+
+int store_rows(PGconn *db, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK, sql, n, params);
+    if (!res)
+        return DH_ERR_DB;
+    int rows = PQntuples(res);
+    PQclear(res);
+    return rows;
 }
 
 int store_id_cmp(const void *a, const void *b)
