@@ -9,12 +9,11 @@
 
 struct server_state;
 struct worker;
-struct apipool;
+struct workpool;
 
-/* Starts threads API threads. */
-struct apipool *apipool_new(struct server_state *st, int threads);
-/* Finishes queued calls and stops the threads. Accepts NULL. */
-void apipool_free(struct apipool *ap);
+/* Starts threads API threads, each with its own database connection, closed when the
+ * thread ends; workpool_free finishes the queued calls and stops them. */
+struct workpool *apipool_new(int threads);
 
 /* Takes an /api/v2.0/ or /c/ request from the worker's loop. */
 void api_handle(struct worker *w, struct evhttp_request *req);

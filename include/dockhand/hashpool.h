@@ -6,18 +6,17 @@
 
 #define HASHPOOL_MAX_QUEUE 4096 /* waiting jobs before refusing */
 
-struct hashpool;
+struct workpool;
 
 /* result: 1 match, 0 mismatch, <0 malformed hash. Runs on the submitting loop. */
 typedef void (*hashpool_cb)(int result, void *arg);
 
-struct hashpool *hashpool_new(int threads);
-
-/* Stops the threads after the queued jobs finish. Accepts NULL. */
-void hashpool_free(struct hashpool *hp);
+/* A workpool of threads for hashpool_verify; workpool_free stops it after the queued jobs
+ * finish. */
+struct workpool *hashpool_new(int threads);
 
 /* Verifies secret against stored on a pool thread, then runs cb(result, arg) on base's
  * loop (thread-safe hand-back). secret and stored are copied; the copy of the secret is
  * wiped. Returns 0, or DH_ERR_TOOBIG when the queue is full, DH_ERR_NOMEM. */
-int hashpool_verify(struct hashpool *hp, struct event_base *base, const char *secret,
+int hashpool_verify(struct workpool *pool, struct event_base *base, const char *secret,
                     size_t secret_len, const char *stored, hashpool_cb cb, void *arg) DH_MUST_CHECK;

@@ -21,10 +21,9 @@ struct ratelimit;
 struct credcache;
 struct robotcache;
 struct robotdir;
-struct hashpool;
 struct pgpool;
-struct apipool;
 struct audit_writer;
+struct workpool;
 
 /* Process-wide state, read-only after start except where atomic or locked inside. */
 struct server_state {
@@ -39,8 +38,8 @@ struct server_state {
     struct robotcache *rcache;   /* robots and their project access */
     struct robotdir *rdir;       /* every robot's name, for the admin API's lists */
     _Atomic int64_t notify_sync; /* the highest 'sync:<n>' notification processed */
-    struct hashpool *hp;
-    struct apipool *ap;
+    struct workpool *hp;
+    struct workpool *ap;
     struct audit_writer *aw;
 };
 

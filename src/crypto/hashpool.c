@@ -8,10 +8,6 @@
 #include "dockhand/secret.h"
 #include "dockhand/workpool.h"
 
-struct hashpool {
-    struct workpool *pool;
-};
-
 struct hashjob {
     struct workpool_job job; /* first: the pool hands it back */
     char *secret;
@@ -47,28 +43,12 @@ static void job_done(struct workpool_job *job)
     job_free(j);
 }
 
-struct hashpool *hashpool_new(int threads)
+struct workpool *hashpool_new(int threads)
 {
-    struct hashpool *hp = calloc(1, sizeof(*hp));
-    if (!hp)
-        return NULL;
-    hp->pool = workpool_new(threads, HASHPOOL_MAX_QUEUE, NULL);
-    if (!hp->pool) {
-        free(hp);
-        return NULL;
-    }
-    return hp;
+    return workpool_new(threads, HASHPOOL_MAX_QUEUE, NULL);
 }
 
-void hashpool_free(struct hashpool *hp)
-{
-    if (!hp)
-        return;
-    workpool_free(hp->pool);
-    free(hp);
-}
-
-int hashpool_verify(struct hashpool *hp, struct event_base *base, const char *secret,
+int hashpool_verify(struct workpool *pool, struct event_base *base, const char *secret,
                     size_t secret_len, const char *stored, hashpool_cb cb, void *arg)
 {
     struct hashjob *j = calloc(1, sizeof(*j));
@@ -85,7 +65,7 @@ int hashpool_verify(struct hashpool *hp, struct event_base *base, const char *se
     j->secret_len = secret_len;
     j->cb = cb;
     j->arg = arg;
-    int rc = workpool_submit(hp->pool, base, &j->job, job_run, job_done);
+    int rc = workpool_submit(pool, base, &j->job, job_run, job_done);
     if (rc < 0)
         job_free(j);
     return rc;

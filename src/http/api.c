@@ -109,10 +109,6 @@ struct api_job {
     struct http_ctx http;
 };
 
-struct apipool {
-    struct workpool *pool;
-};
-
 static void job_free(struct api_job *j)
 {
     api_call_deinit(&j->call);
@@ -148,25 +144,9 @@ static void thread_end(void *thread_state)
     PQfinish(thread_state);
 }
 
-struct apipool *apipool_new(struct server_state *st, int threads)
+struct workpool *apipool_new(int threads)
 {
-    struct apipool *ap = calloc(1, sizeof(*ap));
-    if (!ap)
-        return NULL;
-    ap->pool = workpool_new(threads, API_QUEUE_MAX, thread_end);
-    if (!ap->pool) {
-        free(ap);
-        return NULL;
-    }
-    return ap;
-}
-
-void apipool_free(struct apipool *ap)
-{
-    if (!ap)
-        return;
-    workpool_free(ap->pool);
-    free(ap);
+    return workpool_new(threads, API_QUEUE_MAX, thread_end);
 }
 
 void api_handle(struct worker *w, struct evhttp_request *req)
@@ -247,7 +227,7 @@ void api_handle(struct worker *w, struct evhttp_request *req)
     c->body[blen] = '\0';
     c->body_len = blen;
 
-    switch (workpool_submit(w->st->ap->pool, w->base, &j->job, job_run, job_done)) {
+    switch (workpool_submit(w->st->ap, w->base, &j->job, job_run, job_done)) {
     case 0:
         break;
     case DH_ERR_TOOBIG:

@@ -38,6 +38,7 @@
 #include "dockhand/robotcache.h"
 #include "dockhand/robotdir.h"
 #include "dockhand/web.h"
+#include "dockhand/workpool.h"
 
 #define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
 #define LISTEN_BACKLOG 1024
@@ -454,7 +455,7 @@ int server_run(const struct config *cfg)
     st.rcache = robotcache_new((size_t)cfg->robot_cache_size, cfg->cache_ttl_ms);
     st.rdir = robotdir_new((size_t)cfg->robot_list_cache_size, cfg->cache_ttl_ms);
     st.aw = audit_writer_new(cfg->database_url, cfg->audit_flush_ms);
-    st.ap = apipool_new(&st, cfg->api_threads);
+    st.ap = apipool_new(cfg->api_threads);
     if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.rcache || !st.rdir || !st.aw || !st.ap)
         goto out;
     listen_fd = listen_socket(cfg->listen);
@@ -517,8 +518,8 @@ stop:
 out:
     /* Threads that hand work back to the workers stop before the workers' loops are
      * freed; the audit writer last, writing what the requests queued. */
-    hashpool_free(st.hp);
-    apipool_free(st.ap);
+    workpool_free(st.hp);
+    workpool_free(st.ap);
     audit_writer_free(st.aw);
     for (int i = 0; workers && i < cfg->workers; i++)
         worker_deinit(&workers[i]);
