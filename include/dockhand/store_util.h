@@ -38,3 +38,12 @@ size_t store_utf8_prefix(const char *s, size_t max);
 
 /* qsort/bsearch comparison of two int64_t. */
 int store_id_cmp(const void *a, const void *b);
+
+/* Reads every row of res into a new array of elem_size elements (one zeroed element more
+ * at the end) with from_row(res, row, element). On failure the elements filled so far are
+ * freed with free_list(array, count) and the code is returned (DH_ERR_NOMEM, or
+ * from_row's); on success *out and *n hold the array and its length. res is not cleared. */
+typedef int (*store_row_fn)(const PGresult *res, int row, void *elem);
+typedef void (*store_list_free_fn)(void *list, size_t n);
+int store_list_read(const PGresult *res, size_t elem_size, store_row_fn from_row,
+                    store_list_free_fn free_list, void **out, size_t *n) DH_MUST_CHECK;

@@ -103,6 +103,11 @@ static bool filter_ok(const char *s)
     return !s || (strlen(s) <= AUDIT_FILTER_MAX && utf8_valid(s, strlen(s)));
 }
 
+static void records_free(void *list, size_t n)
+{
+    audit_records_free(list, n);
+}
+
 void audit_records_free(struct audit_record *list, size_t n)
 {
     for (size_t i = 0; list && i < n; i++) {
@@ -119,8 +124,9 @@ void audit_records_free(struct audit_record *list, size_t n)
 }
 
 /* Row i of an audit_list result into r; DH_ERR_NOMEM when a copy failed. */
-static int record_from_row(const PGresult *res, int i, struct audit_record *r)
+static int record_from_row(const PGresult *res, int i, void *elem)
 {
+    struct audit_record *r = elem;
     r->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
     r->username = strdup(PQgetvalue(res, i, 1));
     r->resource = strdup(PQgetvalue(res, i, 2));
@@ -205,22 +211,11 @@ int audit_list(PGconn *db, const struct audit_filter *f, struct audit_record **o
     res = db_exec(db, PGRES_TUPLES_OK, sql, np + 2, params);
     if (!res)
         return store_internal(err);
-    int rows = PQntuples(res), rc = 0;
-    struct audit_record *list = calloc((size_t)rows + 1, sizeof(*list));
-    if (!list)
-        rc = DH_ERR_NOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++) {
-        *n = (size_t)i + 1;
-        rc = record_from_row(res, i, &list[i]);
-    }
-    PQclear(res);
-    if (rc < 0) {
-        audit_records_free(list, *n);
-        *n = 0;
-        return store_internal(err);
-    }
+    void *list;
+    int rc = store_list_read(res, sizeof(**out), record_from_row, records_free, &list, n);
     *out = list;
-    return 0;
+    PQclear(res);
+    return rc < 0 ? store_internal(err) : 0;
 }
 
 int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct store_err *err)

@@ -31,8 +31,14 @@ void project_list_free(struct project *list, size_t n)
     free(list);
 }
 
-static int project_from_row(const PGresult *res, int row, struct project *p)
+static void projects_free(void *list, size_t n)
 {
+    project_list_free(list, n);
+}
+
+static int project_from_row(const PGresult *res, int row, void *elem)
+{
+    struct project *p = elem;
     memset(p, 0, sizeof(*p));
     p->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
     p->name = strdup(PQgetvalue(res, row, 1));
@@ -101,18 +107,16 @@ int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_s
     *total = 0;
     if (!res)
         return store_internal(err);
-    int rows = PQntuples(res), rc = 0;
-    struct project *list = calloc((size_t)rows + 1, sizeof(*list));
-    if (!list)
-        rc = DH_ERR_NOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++) {
-        rc = project_from_row(res, i, &list[i]);
-        *n = (size_t)i + 1;
-    }
+    int rows = PQntuples(res);
+    void *list;
+    int rc = store_list_read(res, sizeof(**out), project_from_row, projects_free, &list, n);
+    *out = list;
     if (rows > 0)
         *total = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
     PQclear(res);
-    if (rows == 0 && rc == 0 && page > 1) {
+    if (rc < 0)
+        return store_internal(err);
+    if (rows == 0 && page > 1) {
         /* Past the last page: still report the total. */
         PGresult *cr = db_exec(db, PGRES_TUPLES_OK,
                                "SELECT count(*) FROM projects p"
@@ -122,12 +126,6 @@ int project_list(PGconn *db, const char *name_part, int64_t page, int64_t page_s
             *total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
         PQclear(cr);
     }
-    if (rc < 0) {
-        project_list_free(list, *n);
-        *n = 0;
-        return store_internal(err);
-    }
-    *out = list;
     return 0;
 }
 

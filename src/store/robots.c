@@ -51,8 +51,14 @@ void robot_list_free(struct robot *list, size_t n)
     free(list);
 }
 
-static int robot_from_row(const PGresult *res, int row, struct robot *r)
+static void robots_free(void *list, size_t n)
 {
+    robot_list_free(list, n);
+}
+
+static int robot_from_row(const PGresult *res, int row, void *elem)
+{
+    struct robot *r = elem;
     memset(r, 0, sizeof(*r));
     r->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
     r->name = strdup(PQgetvalue(res, row, 1));
@@ -416,21 +422,16 @@ out:
 /* The robots of a query's result (cleared here), with their permissions. */
 static int robots_read(PGconn *db, PGresult *res, struct robot **out, size_t *n)
 {
-    *out = NULL;
-    *n = 0;
-    int rows = PQntuples(res);
-    struct robot *list = calloc((size_t)rows + 1, sizeof(*list));
-    int rc = list ? 0 : DH_ERR_NOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++) {
-        rc = robot_from_row(res, i, &list[i]);
-        *n = (size_t)i + 1;
-    }
+    void *read;
+    int rc = store_list_read(res, sizeof(struct robot), robot_from_row, robots_free, &read, n);
+    struct robot *list = read;
     PQclear(res);
     if (rc == 0)
         rc = robots_load_perms(db, list, *n);
     if (rc < 0) {
         robot_list_free(list, *n);
         *n = 0;
+        *out = NULL;
         return rc;
     }
     *out = list;

@@ -66,3 +66,26 @@ int store_id_cmp(const void *a, const void *b)
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
+
+int store_list_read(const PGresult *res, size_t elem_size, store_row_fn from_row,
+                    store_list_free_fn free_list, void **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rows = PQntuples(res), rc = 0;
+    size_t filled = 0;
+    unsigned char *list = calloc((size_t)rows + 1, elem_size);
+    if (!list)
+        return DH_ERR_NOMEM;
+    for (int i = 0; rc == 0 && i < rows; i++) {
+        rc = from_row(res, i, list + (size_t)i * elem_size);
+        filled = (size_t)i + 1; /* a failed row may hold part of its copies */
+    }
+    if (rc < 0) {
+        free_list(list, filled);
+        return rc;
+    }
+    *out = list;
+    *n = filled;
+    return 0;
+}

@@ -1,6 +1,10 @@
 /* Unit tests for the store's error type and shared helpers (store_err.c, store_util.c):
  * the parts that need no database. */
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
 
 #include "check.h"
 #include "dockhand/store_err.h"
@@ -76,6 +80,76 @@ static void test_id_cmp(void)
     CHECK(store_id_cmp(&small, &big) < 0);
 }
 
+/* store_list_read on a result made without a server (PQmakeEmptyPGresult). */
+struct item {
+    char *text;
+};
+
+static size_t freed_count = 99;
+
+static int item_from_row(const PGresult *res, int row, void *elem)
+{
+    struct item *it = elem;
+    const char *v = PQgetvalue(res, row, 0);
+    if (strcmp(v, "bad") == 0)
+        return DH_ERR_INVALID;
+    it->text = strdup(v);
+    return it->text ? 0 : DH_ERR_NOMEM;
+}
+
+static void items_free(void *list, size_t n)
+{
+    struct item *items = list;
+    for (size_t i = 0; i < n; i++)
+        free(items[i].text);
+    free(items);
+    freed_count = n;
+}
+
+static PGresult *one_column(const char *const *values, int n)
+{
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc col = {.name = "v", .format = 0, .typid = 25, .typlen = -1, .atttypmod = -1};
+    if (!res || !PQsetResultAttrs(res, 1, &col))
+        return res;
+    for (int i = 0; i < n; i++)
+        PQsetvalue(res, i, 0, (char *)values[i], (int)strlen(values[i]));
+    return res;
+}
+
+static void test_list_read(void)
+{
+    const char *good[] = {"a", "b", "c"};
+    PGresult *res = one_column(good, 3);
+    void *out = NULL;
+    size_t n = 99;
+    CHECK(store_list_read(res, sizeof(struct item), item_from_row, items_free, &out, &n) == 0);
+    CHECK(n == 3);
+    struct item *items = out;
+    CHECK(items && strcmp(items[0].text, "a") == 0 && strcmp(items[2].text, "c") == 0);
+    CHECK(items && items[3].text == NULL); /* one zeroed element past the end */
+    items_free(out, n);
+    PQclear(res);
+
+    /* Row 3 fails: the two rows read are freed, the row's code comes back, nothing is out. */
+    const char *bad[] = {"a", "b", "bad", "d"};
+    res = one_column(bad, 4);
+    freed_count = 99;
+    out = (void *)1;
+    CHECK(store_list_read(res, sizeof(struct item), item_from_row, items_free, &out, &n) ==
+          DH_ERR_INVALID);
+    CHECK(out == NULL && n == 0);
+    CHECK(freed_count == 3); /* the failed row counts: it may hold part of its copies */
+    PQclear(res);
+
+    /* No rows: an array of one zeroed element, n 0. */
+    res = one_column(NULL, 0);
+    CHECK(store_list_read(res, sizeof(struct item), item_from_row, items_free, &out, &n) == 0);
+    CHECK(out != NULL && n == 0);
+    free(out);
+    PQclear(res);
+}
+
 int main(void)
 {
     test_store_fail();
@@ -83,5 +157,6 @@ int main(void)
     test_text_ok();
     test_utf8_prefix();
     test_id_cmp();
+    test_list_read();
     return check_done();
 }
