@@ -63,14 +63,37 @@ static void hash_free(char *hash)
     }
 }
 
+/* Hashes the password (or a generated one, into generated) and runs sql with $1 the name
+ * and $2 the hash; no row back means the name was taken (creating) or is gone (not
+ * creating). The generated password is wiped on failure. */
+static int admin_write_password(PGconn *db, const char *sql, const char *name, const char *password,
+                                size_t password_len, char generated[SECRET_GEN_LEN + 1],
+                                bool creating, struct store_err *err)
+{
+    char *hash = NULL;
+    int rc = password_hash(password, password_len, generated, &hash, err);
+    if (rc < 0)
+        return rc;
+    const char *p[] = {name, hash};
+    int rows = store_rows(db, sql, 2, p);
+    hash_free(hash);
+    if (rows > 0)
+        return 0;
+    if (rows < 0)
+        rc = store_internal(err);
+    else if (creating)
+        rc = store_fail(err, STORE_CONFLICT, "administrator %s already exists", name);
+    else
+        rc = store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
+    OPENSSL_cleanse(generated, SECRET_GEN_LEN + 1);
+    return rc;
+}
+
 int admin_create(PGconn *db, const char *name, const char *password, size_t password_len,
                  char generated[SECRET_GEN_LEN + 1], struct store_err *err)
 {
-    char *hash = NULL;
-    int rc;
-
     generated[0] = '\0';
-    rc = name_check(name, err);
+    int rc = name_check(name, err);
     if (rc < 0)
         return rc;
     /* Refuse a duplicate before paying for the hash (the INSERT still decides). */
@@ -79,67 +102,29 @@ int admin_create(PGconn *db, const char *name, const char *password, size_t pass
         return store_internal(err);
     if (rc > 0)
         return store_fail(err, STORE_CONFLICT, "administrator %s already exists", name);
-    rc = password_hash(password, password_len, generated, &hash, err);
-    if (rc < 0)
-        return rc;
-
-    const char *p[] = {name, hash};
-    int created = store_rows(db,
-                             "INSERT INTO admins (name, password_hash) VALUES ($1, $2)"
-                             " ON CONFLICT (name) DO NOTHING RETURNING id",
-                             2, p);
-    hash_free(hash);
-    if (created < 0) {
-        rc = store_internal(err);
-        goto fail;
-    }
-    if (!created) {
-        rc = store_fail(err, STORE_CONFLICT, "administrator %s already exists", name);
-        goto fail;
-    }
-    return 0;
-fail:
-    OPENSSL_cleanse(generated, SECRET_GEN_LEN + 1);
-    return rc;
+    return admin_write_password(db,
+                                "INSERT INTO admins (name, password_hash) VALUES ($1, $2)"
+                                " ON CONFLICT (name) DO NOTHING RETURNING id",
+                                name, password, password_len, generated, true, err);
 }
 
 int admin_passwd(PGconn *db, const char *name, const char *password, size_t password_len,
                  char generated[SECRET_GEN_LEN + 1], struct store_err *err)
 {
-    char *hash = NULL;
-    int rc;
-
     generated[0] = '\0';
     /* No administrator can have an invalid name. */
     if (!name || !name_valid(name))
         return store_fail(err, STORE_NOT_FOUND, "administrator not found");
-    rc = admin_exists(db, name);
+    int rc = admin_exists(db, name);
     if (rc < 0)
         return store_internal(err);
     if (rc == 0)
         return store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
-    rc = password_hash(password, password_len, generated, &hash, err);
-    if (rc < 0)
-        return rc;
-
-    const char *p[] = {name, hash};
-    int found = store_rows(db,
-                           "UPDATE admins SET password_hash = $2, cred_version = cred_version + 1,"
-                           " update_time = now() WHERE name = $1 RETURNING id",
-                           2, p);
-    hash_free(hash);
-    if (found < 0) {
-        rc = store_internal(err);
-        goto fail;
-    }
-    if (!found) {
-        rc = store_fail(err, STORE_NOT_FOUND, "administrator %s not found", name);
-        goto fail;
-    }
-    return 0;
-fail:
-    OPENSSL_cleanse(generated, SECRET_GEN_LEN + 1);
-    return rc;
+    return admin_write_password(
+        db,
+        "UPDATE admins SET password_hash = $2, cred_version = cred_version + 1,"
+        " update_time = now() WHERE name = $1 RETURNING id",
+        name, password, password_len, generated, false, err);
 }
 
 int admin_delete(PGconn *db, const char *name, struct store_err *err)
@@ -163,6 +148,21 @@ void admin_list_free(struct admin *list, size_t n)
     free(list);
 }
 
+static void admins_free(void *list, size_t n)
+{
+    admin_list_free(list, n);
+}
+
+static int admin_from_row(const PGresult *res, int row, void *elem)
+{
+    struct admin *a = elem;
+    a->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    a->name = strdup(PQgetvalue(res, row, 1));
+    a->creation_time = strdup(PQgetvalue(res, row, 2));
+    a->update_time = strdup(PQgetvalue(res, row, 3));
+    return a->name && a->creation_time && a->update_time ? 0 : DH_ERR_NOMEM;
+}
+
 int admin_list(PGconn *db, struct admin **out, size_t *n, struct store_err *err)
 {
     *out = NULL;
@@ -173,28 +173,11 @@ int admin_list(PGconn *db, struct admin **out, size_t *n, struct store_err *err)
                             0, NULL);
     if (!res)
         return store_internal(err);
-    int rows = PQntuples(res), rc = 0;
-    struct admin *list = calloc((size_t)rows + 1, sizeof(*list));
-    if (!list)
-        rc = DH_ERR_NOMEM;
-    for (int i = 0; rc == 0 && i < rows; i++) {
-        struct admin *a = &list[i];
-        *n = (size_t)i + 1;
-        a->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        a->name = strdup(PQgetvalue(res, i, 1));
-        a->creation_time = strdup(PQgetvalue(res, i, 2));
-        a->update_time = strdup(PQgetvalue(res, i, 3));
-        if (!a->name || !a->creation_time || !a->update_time)
-            rc = DH_ERR_NOMEM;
-    }
-    PQclear(res);
-    if (rc < 0) {
-        admin_list_free(list, *n);
-        *n = 0;
-        return store_internal(err);
-    }
+    void *list;
+    int rc = store_list_read(res, sizeof(**out), admin_from_row, admins_free, &list, n);
     *out = list;
-    return 0;
+    PQclear(res);
+    return rc < 0 ? store_internal(err) : 0;
 }
 
 int admin_lookup(PGconn *db, const char *name, int64_t *id, char **hash, int *version)
