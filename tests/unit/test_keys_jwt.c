@@ -1,6 +1,7 @@
 /* Unit tests for src/keys.c and src/jwt.c. Keys are generated into a temporary directory
  * and removed at the end; tokens are checked with OpenSSL directly and with libjwt. */
 #include "check.h"
+#include "jwt_check.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -136,23 +137,6 @@ static char *b64url_enc(const void *p, size_t len)
     return out;
 }
 
-/* Part i (0..2) of a token, decoded. */
-static char *token_part(const char *tok, int i, size_t *n)
-{
-    const char *start = tok, *end;
-
-    for (int k = 0; k < i; ++k) {
-        start = strchr(start, '.');
-        if (!start)
-            return NULL;
-        ++start;
-    }
-    end = strchr(start, '.');
-    if (!end)
-        end = start + strlen(start);
-    return (char *)b64url_dec(start, (size_t)(end - start), n);
-}
-
 static size_t count_char(const char *s, char c)
 {
     size_t n = 0;
@@ -160,49 +144,6 @@ static size_t count_char(const char *s, char c)
     for (; *s; ++s)
         n += *s == c;
     return n;
-}
-
-/* Checks a token the way a registry does, with nothing from dockhand but the base64url
- * decoder: split, R‖S to DER, EVP_DigestVerify with the certificate's key. */
-static bool openssl_verifies(const char *tok, EVP_PKEY *pub, const char *alg)
-{
-    const char *d1 = strchr(tok, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    size_t width = strcmp(alg, "ES256") == 0 ? 32 : strcmp(alg, "ES384") == 0 ? 48 : 0;
-    unsigned char *sig = NULL, *der = NULL;
-    size_t sig_len = 0, der_len = 0;
-    EVP_MD_CTX *ctx = NULL;
-    bool ok = false;
-
-    if (!d2 || !(sig = b64url_dec(d2 + 1, strlen(d2 + 1), &sig_len)))
-        goto out;
-    if (width) {
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        BIGNUM *r, *s;
-        int n;
-
-        if (sig_len != 2 * width) {
-            ECDSA_SIG_free(es);
-            goto out;
-        }
-        r = BN_bin2bn(sig, (int)width, NULL);
-        s = BN_bin2bn(sig + width, (int)width, NULL);
-        ECDSA_SIG_set0(es, r, s);
-        n = i2d_ECDSA_SIG(es, &der);
-        ECDSA_SIG_free(es);
-        if (n <= 0)
-            goto out;
-        der_len = (size_t)n;
-    }
-    ctx = EVP_MD_CTX_new();
-    ok = EVP_DigestVerifyInit(ctx, NULL, width == 48 ? EVP_sha384() : EVP_sha256(), NULL, pub) ==
-             1 &&
-         EVP_DigestVerify(ctx, der ? der : sig, der ? der_len : sig_len, (const unsigned char *)tok,
-                          (size_t)(d2 - tok)) == 1;
-out:
-    EVP_MD_CTX_free(ctx);
-    OPENSSL_free(der);
-    free(sig);
-    return ok;
 }
 
 /* libjwt 1.10 verifies the token with the certificate's public key. */
@@ -504,18 +445,18 @@ static void test_alg(const char *alg, enum key_alg want_alg, size_t sig_bytes, c
     if (!tok)
         abort();
     CHECK(count_char(tok, '.') == 2 && !strchr(tok, '=') && !strchr(tok, '+'));
-    part = token_part(tok, 0, &n);
+    part = jwt_check_part(tok, 0, &n);
     snprintf(hdr_want, sizeof(hdr_want), "{\"typ\":\"JWT\",\"alg\":\"%s\",\"kid\":\"%s\"}", alg,
              ring->keys[0].kid);
     CHECK_STR(part, hdr_want);
     free(part);
-    part = token_part(tok, 1, &n);
+    part = jwt_check_part(tok, 1, &n);
     CHECK_STR(part, claims_json);
     free(part);
-    part = token_part(tok, 2, &n);
+    part = jwt_check_part(tok, 2, &n);
     CHECK(part && n == sig_bytes);
     free(part);
-    CHECK(openssl_verifies(tok, pub, alg));
+    CHECK(jwt_check_openssl(tok, pub, alg));
     CHECK(libjwt_verifies(tok, pub));
     CHECK(jwt_verify(ring, tok, strlen(tok), &claims) == 0);
     CHECK_STR(json_string_value(json_object_get(claims, "sub")), "robot$ci");
@@ -532,7 +473,7 @@ static void test_alg(const char *alg, enum key_alg want_alg, size_t sig_bytes, c
     bad = strdup(tok);
     bad[strchr(bad, '.') - bad + 5] ^= 1;
     CHECK(verify_invalid(ring, bad, strlen(bad)));
-    CHECK(!openssl_verifies(bad, pub, alg));
+    CHECK(!jwt_check_openssl(bad, pub, alg));
     free(bad);
     bad = strdup(tok);
     bad[strrchr(bad, '.') - bad + 3] = bad[strrchr(bad, '.') - bad + 3] == 'A' ? 'B' : 'A';
@@ -598,7 +539,7 @@ static void test_alg(const char *alg, enum key_alg want_alg, size_t sig_bytes, c
         CHECK(jwt_sign(&tring->keys[0], claims_json, strlen(claims_json), &tok2) == 0);
         CHECK(tok2 && verify_ok(tring, tok2));
         CHECK(tok2 && verify_invalid(ring, tok2, strlen(tok2)));
-        CHECK(tok2 && openssl_verifies(tok2, pub, alg));
+        CHECK(tok2 && jwt_check_openssl(tok2, pub, alg));
         CHECK(tok2 && libjwt_verifies(tok2, pub));
         free(tok2);
         tok2 = NULL;

@@ -3,6 +3,7 @@
  * field, the answer, the lifetime rule and refresh tokens. Keys are generated into a
  * temporary directory, loaded, and the files removed at the end. */
 #include "check.h"
+#include "jwt_check.h"
 
 #include <ftw.h>
 #include <sys/stat.h>
@@ -53,74 +54,21 @@ static struct keyring *ring_new(const char *sub, const char *alg)
     return ring;
 }
 
-/* Part i (0..2) of a token, base64url-decoded and NUL-terminated; NULL when absent. */
-static char *token_part(const char *tok, int i, size_t *n)
-{
-    const char *start = tok, *end;
-
-    for (int k = 0; k < i; ++k) {
-        start = strchr(start, '.');
-        if (!start)
-            return NULL;
-        ++start;
-    }
-    end = strchr(start, '.');
-    if (!end)
-        end = start + strlen(start);
-    size_t len = (size_t)(end - start);
-    unsigned char *out = malloc(B64_DECODED_CAP(len));
-    if (out && b64url_decode(start, len, out, n) != 0) {
-        free(out);
-        out = NULL;
-    }
-    return (char *)out;
-}
-
 static json_t *token_json(const char *tok, int part)
 {
     size_t n = 0;
-    char *text = token_part(tok, part, &n);
+    char *text = jwt_check_part(tok, part, &n);
     json_t *j = text ? json_loadb(text, n, JSON_REJECT_DUPLICATES, NULL) : NULL;
     free(text);
     return j;
 }
 
-/* The registry's check, with nothing from dockhand but base64url: R‖S to DER and
- * EVP_DigestVerify with the key of the key's certificate. */
+/* The registry's check (jwt_check.h) with the key of the key's certificate. */
 static bool openssl_verifies(const char *tok, const struct sign_key *key)
 {
-    const char *d1 = tok ? strchr(tok, '.') : NULL, *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    size_t width = key->alg == KEY_ES256 ? 32 : key->alg == KEY_ES384 ? 48 : 0;
-    unsigned char *sig = NULL, *der = NULL;
-    size_t sig_len = 0, der_len = 0;
-    EVP_MD_CTX *ctx = NULL;
     EVP_PKEY *pub = X509_get_pubkey(key->cert);
-    bool ok = false;
-
-    if (!d2 || !pub || !(sig = (unsigned char *)token_part(tok, 2, &sig_len)))
-        goto out;
-    if (width) {
-        if (sig_len != 2 * width)
-            goto out;
-        ECDSA_SIG *es = ECDSA_SIG_new();
-        ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)width, NULL),
-                       BN_bin2bn(sig + width, (int)width, NULL));
-        int n = i2d_ECDSA_SIG(es, &der);
-        ECDSA_SIG_free(es);
-        if (n <= 0)
-            goto out;
-        der_len = (size_t)n;
-    }
-    ctx = EVP_MD_CTX_new();
-    ok = EVP_DigestVerifyInit(ctx, NULL, width == 48 ? EVP_sha384() : EVP_sha256(), NULL, pub) ==
-             1 &&
-         EVP_DigestVerify(ctx, der ? der : sig, der ? der_len : sig_len, (const unsigned char *)tok,
-                          (size_t)(d2 - tok)) == 1;
-out:
-    EVP_MD_CTX_free(ctx);
+    bool ok = jwt_check_openssl(tok, pub, key_alg_name(key->alg));
     EVP_PKEY_free(pub);
-    OPENSSL_free(der);
-    free(sig);
     return ok;
 }
 
