@@ -514,3 +514,15 @@ def uniq():
     def make(prefix):
         return "%s%s" % (prefix, uuid.uuid4().hex[:10])
     return make
+
+
+@pytest.fixture
+def project_robot(dockhand, uniq):
+    """project_robot(actions): a new project and a project robot holding actions on it;
+    returns (project name, robot)."""
+    def make(actions, prefix="ci"):
+        proj = uniq("p")
+        dockhand.create_project(proj)
+        return proj, dockhand.create_robot(uniq(prefix), projects={proj: list(actions)},
+                                           level="project")
+    return make

@@ -11,10 +11,8 @@ def parse_challenge(header):
     return scheme, dict(re.findall(r'(\w+)="([^"]*)"', rest))
 
 
-def test_podman_login_good_and_wrong_secret(dockhand, registry, clients, pulled_dir, uniq):
-    proj = uniq("p")
-    dockhand.create_project(proj)
-    robot = dockhand.create_robot(uniq("ci"), projects={proj: ["pull"]}, level="project")
+def test_podman_login_good_and_wrong_secret(registry, clients, pulled_dir, uniq, project_robot):
+    proj, robot = project_robot(["pull"])
     user, secret = clients.creds(robot)
 
     wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
@@ -33,12 +31,9 @@ def test_podman_login_good_and_wrong_secret(dockhand, registry, clients, pulled_
     assert clients.saved_auth(registry.host) == (user, secret)
 
 
-def test_docker_style_login_and_token_for_a_repository(dockhand, registry, clients,
-                                                       oci_image, uniq):
-    proj = uniq("p")
-    dockhand.create_project(proj)
-    robot = dockhand.create_robot(uniq("ci"), projects={proj: ["pull", "push"]},
-                                  level="project")
+def test_docker_style_login_and_token_for_a_repository(dockhand, registry, clients, oci_image,
+                                                       project_robot):
+    proj, robot = project_robot(["pull", "push"])
     user, secret = clients.creds(robot)
     repo = proj + "/app"
     clients.ok(clients.push(oci_image(), registry.ref(repo, "v1"), (user, secret)))

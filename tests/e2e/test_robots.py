@@ -1,12 +1,9 @@
 """Robot lifecycle as the registry's clients see it: disable/enable, all projects."""
 
 
-def test_disabled_robot_cannot_log_in_and_enabled_again_can(dockhand, registry, clients,
-                                                            oci_image, uniq):
-    proj = uniq("p")
-    dockhand.create_project(proj)
-    robot = dockhand.create_robot(uniq("ci"), projects={proj: ["pull", "push"]},
-                                  level="project")
+def test_disabled_robot_cannot_log_in_and_enabled_again_can(dockhand, registry, clients, oci_image,
+                                                            project_robot):
+    proj, robot = project_robot(["pull", "push"])
     user, secret = clients.creds(robot)
     image = oci_image()
 

@@ -15,7 +15,7 @@ import uuid
 
 import requests
 
-from helpers import jwtutil, secrets
+from helpers import file_text, jwtutil, secrets
 from helpers.pg import free_port
 
 SERVICE = "test-registry"
@@ -218,11 +218,7 @@ class Dockhand:
     # -- logs -------------------------------------------------------------
 
     def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        return file_text(self.log_path)
 
     def log_tail(self, lines=80):
         return "----- %s log (%s) -----\n%s" % (

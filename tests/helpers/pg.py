@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import time
 
+from helpers import file_text
+
 READY_TIMEOUT = 30
 CLUSTERS = []  # every cluster started in this process, for logs on failure
 
@@ -190,11 +192,7 @@ class PgCluster:
         self.psql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % _quote_ident(name))
 
     def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+        return file_text(self.log_path)
 
     def log_tail(self, lines=60):
         return "\n".join(self.log_text().splitlines()[-lines:])

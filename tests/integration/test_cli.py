@@ -12,6 +12,7 @@ import time
 import pytest
 
 from helpers import realm
+from helpers.api import keys_anywhere
 from helpers.jwtutil import granted
 
 EXPORT_KEYS = {"id", "name", "secret", "creation_time", "expires_at"}
@@ -30,16 +31,6 @@ def epoch(v):
 def check_generated_secret(s):
     assert re.fullmatch(r"[A-Za-z0-9]{32}", s), s
     assert re.search(r"[A-Z]", s) and re.search(r"[a-z]", s) and re.search(r"[0-9]", s), s
-
-
-def keys_anywhere(obj):
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield k
-            yield from keys_anywhere(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from keys_anywhere(v)
 
 
 def row(d, robot_id):
