@@ -91,6 +91,11 @@ int db_migrate(PGconn *db, bool verbose) DH_MUST_CHECK;
  * applied number when that is above this binary's. DH_ERR_DB on failure. */
 int db_schema_version(PGconn *db) DH_MUST_CHECK;
 
+/* The query db_schema_version runs, for a caller that runs it another way (the readiness
+ * check, on the event loop's pool), and the version its result means (as above). */
+#define DB_SCHEMA_SQL "SELECT version FROM schema_migrations"
+int db_schema_version_of(const PGresult *rows);
+
 /* PQexecParams with text parameters; returns the result or NULL on failure (logged).
  * ok is the expected status (PGRES_COMMAND_OK or PGRES_TUPLES_OK). */
 PGresult *db_exec(PGconn *db, ExecStatusType ok, const char *sql, int n, const char *const *params);

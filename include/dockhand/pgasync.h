@@ -28,7 +28,3 @@ void pgpool_free(struct pgpool *pool);
  * this call) or DH_ERR_TOOBIG when the queue is full (cb will not run). */
 int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *const *params,
                  pgpool_cb cb, void *arg) DH_MUST_CHECK;
-
-/* Asks the database for the smallest answer (the health check): cb gets a result, or
- * NULL when the database is unreachable. Returns as pgpool_query. */
-int pgpool_ping(struct pgpool *pool, pgpool_cb cb, void *arg) DH_MUST_CHECK;

@@ -46,34 +46,74 @@
 
 /* ---- small endpoints ------------------------------------------------------------------ */
 
-struct health_req {
+/* Liveness: this worker's loop turned to answer, nothing else is asked (a database outage
+ * must not get a healthy process restarted). notify_sync: the highest "sync:<n>"
+ * notification processed (README "HTTP endpoints"). */
+static void handle_health(struct worker *w, struct evhttp_request *req)
+{
+    struct http_ctx ctx;
+    char body[64];
+    http_ctx_init(&ctx, w, req);
+    int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"notify_sync\":%" PRId64 "}",
+                     atomic_load(&w->st->notify_sync));
+    http_reply(&ctx, 200, NULL, body, (size_t)n);
+}
+
+/* Readiness: the database answers (through this worker's pool, as tokens are served), its
+ * schema is the one this binary needs, and a signing key is loaded. 503 names what fails. */
+struct ready_req {
     struct http_ctx http;
 };
 
-static void health_done(PGresult *res, void *arg)
+static void ready_reply(struct http_ctx *ctx, bool db_ok, int schema)
 {
-    struct health_req *h = arg;
-    if (res) {
-        char body[64];
-        int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"notify_sync\":%" PRId64 "}",
-                         atomic_load(&h->http.w->st->notify_sync));
-        http_reply(&h->http, 200, NULL, body, (size_t)n);
-    } else
-        http_error(&h->http, 503, "UNAVAILABLE", "the database is unavailable");
-    free(h);
+    const struct keyring *ring = atomic_load(&ctx->w->st->ring);
+    size_t keys = ring ? ring->n : 0;
+    int want = db_schema_expected();
+    bool schema_ok = db_ok && schema == want;
+    char failing[64] = "", body[256];
+    if (!db_ok)
+        strcat(failing, "\"database\"");
+    if (db_ok && !schema_ok)
+        strcat(failing, "\"schema\"");
+    if (keys == 0)
+        strcat(failing, *failing ? ",\"keys\"" : "\"keys\"");
+    bool ready = db_ok && schema_ok && keys > 0;
+    int n;
+    if (ready)
+        n = snprintf(body, sizeof(body), "{\"status\":\"ready\",\"schema\":%d,\"keys\":%zu}",
+                     schema, keys);
+    else if (db_ok)
+        n = snprintf(body, sizeof(body),
+                     "{\"status\":\"not ready\",\"failing\":[%s],\"schema\":%d,"
+                     "\"schema_wanted\":%d,\"keys\":%zu}",
+                     failing, schema, want, keys);
+    else
+        n = snprintf(body, sizeof(body),
+                     "{\"status\":\"not ready\",\"failing\":[%s],\"database\":\"unavailable\","
+                     "\"keys\":%zu}",
+                     failing, keys);
+    http_reply(ctx, ready ? 200 : 503, NULL, body, (size_t)n);
 }
 
-static void handle_health(struct worker *w, struct evhttp_request *req)
+static void ready_done(PGresult *res, void *arg)
 {
-    struct health_req *h = calloc(1, sizeof(*h));
-    if (!h) {
+    struct ready_req *r = arg;
+    ready_reply(&r->http, res != NULL, res ? db_schema_version_of(res) : 0);
+    free(r);
+}
+
+static void handle_ready(struct worker *w, struct evhttp_request *req)
+{
+    struct ready_req *r = calloc(1, sizeof(*r));
+    if (!r) {
         evhttp_send_error(req, 500, NULL);
         return;
     }
-    http_ctx_init(&h->http, w, req);
-    if (pgpool_ping(w->pool, health_done, h) < 0) {
-        http_error(&h->http, 503, "UNAVAILABLE", "the database is busy");
-        free(h);
+    http_ctx_init(&r->http, w, req);
+    if (pgpool_query(w->pool, DB_SCHEMA_SQL, 0, NULL, ready_done, r) < 0) {
+        ready_reply(&r->http, false, 0); /* the pool's queue is full: not ready for more */
+        free(r);
     }
 }
 
@@ -91,6 +131,7 @@ static void handle_keys(struct worker *w, struct evhttp_request *req, bool pem)
 /* The route table, first match wins. Handlers depend on http.h only; the server is the
  * one place that knows them all. */
 static void handle_healthz(struct worker *w, struct evhttp_request *req);
+static void handle_readyz(struct worker *w, struct evhttp_request *req);
 static void handle_certs_pem(struct worker *w, struct evhttp_request *req);
 static void handle_jwks(struct worker *w, struct evhttp_request *req);
 
@@ -108,6 +149,7 @@ static const struct server_route routes[] = {
     {"/keys/certs.pem", false, handle_certs_pem},
     {"/keys/jwks.json", false, handle_jwks},
     {"/healthz", false, handle_healthz},
+    {"/readyz", false, handle_readyz},
 };
 
 /* The small endpoints answer GET and HEAD only. */
@@ -126,6 +168,12 @@ static void handle_healthz(struct worker *w, struct evhttp_request *req)
 {
     if (get_only(w, req))
         handle_health(w, req);
+}
+
+static void handle_readyz(struct worker *w, struct evhttp_request *req)
+{
+    if (get_only(w, req))
+        handle_ready(w, req);
 }
 
 static void handle_certs_pem(struct worker *w, struct evhttp_request *req)

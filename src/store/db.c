@@ -295,15 +295,20 @@ void db_rollback(PGconn *db)
 
 int db_schema_version(PGconn *db)
 {
-    PGresult *r = PQexec(db, "SELECT version FROM schema_migrations");
-    int v = 0, newest = 0, rows;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    PGresult *r = PQexec(db, DB_SCHEMA_SQL);
+    int v;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
         /* 42P01: the table does not exist yet, so nothing was ever applied. */
         v = strcmp(db_sqlstate(r), "42P01") == 0 ? 0 : DH_ERR_DB;
-        PQclear(r);
-        return v;
-    }
-    rows = PQntuples(r);
+    else
+        v = db_schema_version_of(r);
+    PQclear(r);
+    return v;
+}
+
+int db_schema_version_of(const PGresult *r)
+{
+    int v = 0, newest = 0, rows = PQntuples(r);
     for (int j = 0; j < rows; j++)
         if (atoi(PQgetvalue(r, j, 0)) > newest)
             newest = atoi(PQgetvalue(r, j, 0));
@@ -323,7 +328,6 @@ int db_schema_version(PGconn *db)
             v = want;
         }
     }
-    PQclear(r);
     return v;
 }
 

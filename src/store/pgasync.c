@@ -460,8 +460,3 @@ int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *
     event_active(pool->kick, 0, 0);
     return 0;
 }
-
-int pgpool_ping(struct pgpool *pool, pgpool_cb cb, void *arg)
-{
-    return pgpool_query(pool, "SELECT 1", 0, NULL, cb, arg);
-}

@@ -158,7 +158,7 @@ class Dockhand:
         return self.proc
 
     def start(self, timeout=START_TIMEOUT):
-        """Starts serve and polls GET /healthz until 200."""
+        """Starts serve and polls GET /readyz until 200 (database, schema and keys ready)."""
         self.spawn()
         deadline = time.monotonic() + timeout
         last = None
@@ -167,10 +167,10 @@ class Dockhand:
                 raise DockhandError("dockhand serve exited with %s before it was ready\n%s"
                                     % (self.proc.returncode, self.log_tail()))
             try:
-                r = requests.get(self.url + "/healthz", timeout=1)
+                r = requests.get(self.url + "/readyz", timeout=1)
                 if r.status_code == 200:
                     return self
-                last = "healthz answered %s %r" % (r.status_code, r.text[:200])
+                last = "readyz answered %s %r" % (r.status_code, r.text[:200])
             except requests.RequestException as e:
                 last = repr(e)
             if time.monotonic() > deadline:

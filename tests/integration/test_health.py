@@ -1,0 +1,108 @@
+"""GET /healthz (liveness: the process answers) and GET /readyz (readiness: the database
+answers, the schema is this binary's, a signing key is loaded), as load balancers, compose
+health checks and Kubernetes probes use them."""
+
+import os
+import signal
+import subprocess
+import time
+
+import requests
+
+from helpers import http
+from helpers.pg import PgCluster
+
+RECOVER_LIMIT_S = 10
+
+
+def expected_schema(d):
+    out = subprocess.run([d.bin, "version"], capture_output=True, text=True, check=True).stdout
+    # "dockhand X (schema N)"
+    return int(out.rsplit("schema", 1)[1].strip(" )\n"))
+
+
+def readyz(d):
+    r = requests.get(d.url + "/readyz", timeout=10)
+    assert r.headers.get("Content-Type", "").startswith("application/json"), r.headers
+    return r.status_code, r.json()
+
+
+def test_ready_names_schema_and_keys(dockhand):
+    status, body = readyz(dockhand)
+    assert status == 200, body
+    assert body == {"status": "ready", "schema": expected_schema(dockhand), "keys": 1}
+    assert int(dockhand.sql("SELECT max(version) FROM schema_migrations")) == body["schema"]
+
+
+def test_head_answers_and_other_methods_are_404(dockhand):
+    for path in ("/readyz", "/healthz"):
+        r = requests.head(dockhand.url + path, timeout=10)
+        assert r.status_code == 200 and r.content == b"", (path, r.status_code)
+        for method in ("POST", "PUT", "DELETE"):
+            r = http.request(dockhand.port, method, path)
+            assert r.status_code == 404, (path, method, r.status_code)
+    # Only the exact paths: nothing below them.
+    assert requests.get(dockhand.url + "/readyz/x", timeout=10).status_code == 404
+
+
+def test_database_down_is_not_ready_but_alive_then_ready_again(dockhand_factory):
+    cluster = PgCluster("pgready").start()
+    d = None
+    try:
+        d = dockhand_factory(pg=cluster)
+        assert readyz(d)[0] == 200
+        cluster.stop()
+        status, body = readyz(d)
+        assert status == 503, body
+        assert body["status"] == "not ready" and body["failing"] == ["database"], body
+        assert body["database"] == "unavailable" and body["keys"] == 1, body
+        # Liveness does not depend on the database: a restart would not help.
+        h = requests.get(d.url + "/healthz", timeout=10)
+        assert h.status_code == 200 and h.json()["status"] == "ok", h.text
+
+        cluster.start()
+        started = time.monotonic()
+        while readyz(d)[0] != 200:
+            assert time.monotonic() - started < RECOVER_LIMIT_S, readyz(d)
+            time.sleep(0.05)
+        print("ready %.2f s after PostgreSQL was back" % (time.monotonic() - started))
+        assert d.running
+    finally:
+        if d is not None:
+            d.stop()
+        cluster.destroy()
+
+
+def test_schema_behind_the_binary_is_not_ready_until_migrated(dockhand_factory):
+    d = dockhand_factory()
+    want = expected_schema(d)
+    name = d.sql("DELETE FROM schema_migrations WHERE version = %d RETURNING name" % want)
+    try:
+        status, body = readyz(d)
+        assert status == 503, body
+        assert body["failing"] == ["schema"], body
+        assert body["schema"] == want - 1 and body["schema_wanted"] == want, body
+        assert requests.get(d.url + "/healthz", timeout=10).status_code == 200
+    finally:
+        d.sql("INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')" % (want, name))
+    assert readyz(d) == (200, {"status": "ready", "schema": want, "keys": 1})
+
+
+def test_failed_key_reload_keeps_the_keys_and_stays_ready(dockhand_factory):
+    d = dockhand_factory()
+    before = requests.get(d.url + "/keys/jwks.json", timeout=10).json()
+    # A key without its certificate: the reload fails and the old ring stays.
+    broken = os.path.join(d.keys_dir, "broken.key")
+    with open(broken, "w") as f:
+        f.write("not a key\n")
+    try:
+        d.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "not reloaded" not in d.log_text():
+            assert time.monotonic() < deadline, d.log_tail()
+            time.sleep(0.05)
+        status, body = readyz(d)
+        assert status == 200 and body["keys"] == 1, body
+        assert requests.get(d.url + "/keys/jwks.json", timeout=10).json() == before
+    finally:
+        os.unlink(broken)
