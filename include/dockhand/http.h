@@ -66,6 +66,7 @@ struct http_ctx {
     char rid[REQUEST_ID_MAX + 1];
     struct timespec start;
     const char *note; /* appended to the access log line when set (valid until the reply) */
+    bool probe;       /* a health probe: a 200 is logged at debug level, not info */
 };
 
 /* Starts a request: sets the request id (echoed or generated) and counts it in flight. */

@@ -29,6 +29,7 @@ void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request
     ctx->w = w;
     ctx->req = req;
     ctx->note = NULL;
+    ctx->probe = false;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
     const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
     if (given && rid_acceptable(given)) {
@@ -98,9 +99,10 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     /* The query is not logged: it may carry account names clients consider private. */
-    log_at(LOG_INFO, ctx->rid, "%s %.200s %d %lld.%02lldms%s%.600s",
-           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, us / 1000,
-           us % 1000 / 10, ctx->note ? " " : "", ctx->note ? ctx->note : "");
+    log_at(ctx->probe && code == 200 ? LOG_DEBUG : LOG_INFO, ctx->rid,
+           "%s %.200s %d %lld.%02lldms%s%.600s", method_name(evhttp_request_get_command(ctx->req)),
+           path ? path : "-", code, us / 1000, us % 1000 / 10, ctx->note ? " " : "",
+           ctx->note ? ctx->note : "");
 
     evhttp_send_reply(ctx->req, code, NULL, out);
     evbuffer_free(out);

@@ -54,6 +54,7 @@ static void handle_health(struct worker *w, struct evhttp_request *req)
     struct http_ctx ctx;
     char body[64];
     http_ctx_init(&ctx, w, req);
+    ctx.probe = true;
     int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"notify_sync\":%" PRId64 "}",
                      atomic_load(&w->st->notify_sync));
     http_reply(&ctx, 200, NULL, body, (size_t)n);
@@ -111,6 +112,7 @@ static void handle_ready(struct worker *w, struct evhttp_request *req)
         return;
     }
     http_ctx_init(&r->http, w, req);
+    r->http.probe = true;
     if (pgpool_query(w->pool, DB_SCHEMA_SQL, 0, NULL, ready_done, r) < 0) {
         ready_reply(&r->http, false, 0); /* the pool's queue is full: not ready for more */
         free(r);

@@ -106,3 +106,35 @@ def test_failed_key_reload_keeps_the_keys_and_stays_ready(dockhand_factory):
         assert requests.get(d.url + "/keys/jwks.json", timeout=10).json() == before
     finally:
         os.unlink(broken)
+
+
+def test_probes_that_pass_are_logged_at_debug_only(dockhand_factory):
+    """Load balancers probe every few seconds: a passing probe is not an info line; a
+    failing one is."""
+    d = dockhand_factory()
+    for _ in range(3):
+        assert requests.get(d.url + "/readyz", timeout=10).status_code == 200
+        assert requests.get(d.url + "/healthz", timeout=10).status_code == 200
+    d.token()  # an ordinary request, logged at info, after the probes
+    deadline = time.monotonic() + 5
+    while "/service/token" not in d.log_text():
+        assert time.monotonic() < deadline, d.log_tail()
+        time.sleep(0.05)
+    # The harness logs at debug: the probes' lines are there, at debug level.
+    probes = [l for l in d.log_text().splitlines()
+              if "GET /readyz 200" in l or "GET /healthz 200" in l]
+    assert len(probes) >= 6, probes  # 6 here, and the harness's own wait for readiness
+    assert all(" debug " in l for l in probes), probes
+
+    want = expected_schema(d)
+    name = d.sql("DELETE FROM schema_migrations WHERE version = %d RETURNING name" % want)
+    try:
+        assert requests.get(d.url + "/readyz", timeout=10).status_code == 503
+    finally:
+        d.sql("INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')" % (want, name))
+    deadline = time.monotonic() + 5
+    while "GET /readyz 503" not in d.log_text():
+        assert time.monotonic() < deadline, d.log_tail()
+        time.sleep(0.05)
+    failed = [l for l in d.log_text().splitlines() if "GET /readyz 503" in l]
+    assert len(failed) == 1 and " info " in failed[0], failed
