@@ -1,4 +1,5 @@
 #include "dockhand/cli.h"
+#include "dockhand/cli_grammar.h"
 #include "dockhand/cli_util.h"
 
 #include <fcntl.h>
@@ -25,51 +26,9 @@
 
 #define CLI_MAX_ARGS 64
 
-static const char usage_text[] =
-    "usage: dockhand COMMAND [ARGS] [--setting VALUE ...]\n"
-    "\n"
-    "  serve                                  run the HTTP server\n"
-    "  migrate                                create or upgrade the database schema\n"
-    "  keygen [--alg ES256|ES384|RS256] [--days N] [--cn NAME]\n"
-    "                                         make a signing key and certificate in the keys dir\n"
-    "  project create NAME [--public]         create a project\n"
-    "  project list [--search PART]           list projects\n"
-    "  project show NAME|ID                   show a project\n"
-    "  project delete NAME|ID                 delete a project, its project robots and grants\n"
-    "  robot create NAME [--level system|project] [--project PROJ:PERM,...]...\n"
-    "               [--all-projects PERM,...] [--catalog] [--duration DAYS]\n"
-    "               [--description TEXT] [--export FILE]\n"
-    "  robot list [--search PART] [--level system|project]\n"
-    "  robot show ROBOT                       ROBOT: id, name, or name with prefix\n"
-    "  robot update ROBOT [--description T] [--duration D] [--project ...]... [--all-projects "
-    "...]\n"
-    "               [--catalog]               permissions are replaced when any is given\n"
-    "  robot disable|enable|delete ROBOT\n"
-    "  robot refresh-secret ROBOT [--secret-stdin] [--export FILE]\n"
-    "  robot import FILE                      import robots exported from a Harbor database\n"
-    "  admin create NAME [--password-stdin]   create an administrator (password generated\n"
-    "                                         and printed once unless read from stdin)\n"
-    "  admin passwd NAME [--password-stdin]   set a new password\n"
-    "  admin list                             list administrators\n"
-    "  admin delete NAME                      delete an administrator\n"
-    "  audit list [--operation OP] [--resource-type T] [--resource PART] [--username U]\n"
-    "             [--from TIME] [--to TIME] [--page N] [--page-size N]\n"
-    "                                         the audit log, newest first\n"
-    "  audit prune --before TIME              delete older audit records (recorded itself)\n"
-    "  permissions                            the grantable permissions (system, project)\n"
-    "  config get [KEY]                       robot_token_duration, robot_name_prefix,\n"
-    "  config set KEY VALUE                   token_expiration\n"
-    "  help                                   this text and every setting\n"
-    "\n"
-    "PERM: pull, push, delete (artifact delete) or RESOURCE/ACTION (e.g. tag/create).\n"
-    "Add --output json for machine-readable output.\n";
-
 static int usage(const char *why)
 {
-    if (why)
-        fprintf(stderr, "dockhand: %s\n", why);
-    fputs(usage_text, stderr);
-    return 2;
+    return cli_usage_error(NULL, NULL, why);
 }
 
 /* ---- command-line options of a subcommand --------------------------------------------- */
@@ -724,21 +683,34 @@ int cli_main(struct config *cfg, int argc, char **argv)
         return usage(NULL);
     const char *cmd = argv[1];
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        fputs(usage_text, stdout);
+        cli_grammar_usage(stdout);
         printf("\n");
         config_print_help(stdout);
         return 0;
     }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    if (strcmp(cmd, "--version") == 0) {
+        printf("dockhand %s (schema %d)\n", DOCKHAND_VERSION, db_schema_expected());
+        return 0;
+    }
+    /* The grammar first: --help and usage errors need no database, no keys. */
+    switch (cli_grammar_check(argc - 1, argv + 1)) {
+    case CLI_HELP:
+        return 0;
+    case CLI_USAGE:
+        return 2;
+    case CLI_RUN:
+        break;
+    }
+    if (strcmp(cmd, "version") == 0) {
         printf("dockhand %s (schema %d)\n", DOCKHAND_VERSION, db_schema_expected());
         return 0;
     }
     if (strcmp(cmd, "permissions") == 0)
-        return argc == 2 ? cmd_permissions(cfg) : usage("permissions takes no arguments");
+        return cmd_permissions(cfg);
     if (strcmp(cmd, "serve") == 0)
-        return argc == 2 ? server_run(cfg) : usage("serve takes no arguments");
+        return server_run(cfg);
     if (strcmp(cmd, "migrate") == 0)
-        return argc == 2 ? cmd_migrate(cfg) : usage("migrate takes no arguments");
+        return cmd_migrate(cfg);
     if (strcmp(cmd, "keygen") == 0)
         return cmd_keygen(cfg, argc - 2, argv + 2);
 

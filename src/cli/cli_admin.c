@@ -12,27 +12,12 @@
 #include "dockhand/audit.h"
 #include "dockhand/cli.h"
 #include "dockhand/cli_util.h"
+#include "dockhand/cli_grammar.h"
 #include "dockhand/config.h"
 #include "dockhand/timefmt.h"
 
 #define AUDIT_CLI_PAGE_SIZE 20 /* records per page of `audit list` unless --page-size */
 #define AUDIT_CLI_PAGE_MAX 100
-
-static int usage(const char *why)
-{
-    fprintf(stderr, "dockhand: %s\n", why);
-    fprintf(stderr, "usage: dockhand admin create NAME [--password-stdin]\n"
-                    "       dockhand admin passwd NAME [--password-stdin]\n"
-                    "       dockhand admin list\n"
-                    "       dockhand admin delete NAME\n"
-                    "       dockhand audit list [--operation OP] [--resource-type T]"
-                    " [--resource PART]\n"
-                    "                           [--username U] [--from TIME] [--to TIME]"
-                    " [--page N] [--page-size N]\n"
-                    "TIME: Unix seconds, RFC 3339 (2026-01-02T03:04:05Z), 2026-01-02 03:04:05"
-                    " or 2026-01-02 (UTC without an offset).\n");
-    return 2;
-}
 
 /* Prints s for a terminal: control characters (in names a client sent) as '?'. */
 static void print_plain(const char *s, int width)
@@ -113,7 +98,7 @@ int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv)
     int npos = 0;
 
     if (!sub)
-        return usage("admin needs a subcommand");
+        return cli_usage_error("admin", NULL, "admin needs a subcommand");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--password-stdin") == 0) {
             from_stdin = true;
@@ -129,7 +114,8 @@ int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv)
     if ((create || passwd) && npos == 1)
         return admin_set(cfg, db, create, name, from_stdin);
     if (from_stdin)
-        return usage("--password-stdin belongs to admin create and admin passwd");
+        return cli_usage_error("admin", NULL,
+                               "--password-stdin belongs to admin create and admin passwd");
     if (strcmp(sub, "list") == 0 && npos == 0)
         return admin_print_list(cfg, db);
     if (strcmp(sub, "delete") == 0 && npos == 1) {
@@ -142,7 +128,7 @@ int cli_admin(const struct config *cfg, PGconn *db, int argc, char **argv)
             printf("deleted administrator %s\n", name);
         return 0;
     }
-    return usage("unknown admin command or wrong arguments");
+    return cli_usage_error("admin", NULL, "unknown admin command or wrong arguments");
 }
 
 /* ---- the audit log --------------------------------------------------------------- */
@@ -164,7 +150,7 @@ static int time_flag(const char *flag, const char *s, int64_t *out)
         return 0;
     char msg[256];
     snprintf(msg, sizeof(msg), "%s: %s", flag, why);
-    return usage(msg);
+    return cli_usage_error("audit", NULL, msg);
 }
 
 static bool parse_count(const char *s, int64_t max, int64_t *out)
@@ -233,7 +219,7 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
         return 0;
     }
     if (argc < 1 || strcmp(argv[0], "list") != 0)
-        return usage("audit needs the subcommand list or prune");
+        return cli_usage_error("audit", NULL, "audit needs the subcommand list or prune");
     for (int i = 1; i < argc; i++) {
         int k = 0;
         while (value_flags[k] && strcmp(argv[i], value_flags[k]) != 0)
@@ -262,14 +248,14 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv)
     if (val[5] && time_flag("--to", val[5], &f.to) != 0)
         return 2;
     if (val[4] && val[5] && f.from > f.to)
-        return usage("--from is later than --to");
+        return cli_usage_error("audit", NULL, "--from is later than --to");
     if (val[6] && !parse_count(val[6], INT64_C(1000000000000), &f.page))
-        return usage("--page takes a number from 1");
+        return cli_usage_error("audit", NULL, "--page takes a number from 1");
     if (val[7] && !parse_count(val[7], AUDIT_CLI_PAGE_MAX, &f.page_size))
-        return usage("--page-size takes a number from 1 to 100");
+        return cli_usage_error("audit", NULL, "--page-size takes a number from 1 to 100");
     /* 0 means open in the filter: the first second of 1970 is open enough. */
     if (val[5] && f.to == 0)
-        return usage("--to must be after 1970-01-01T00:00:00Z");
+        return cli_usage_error("audit", NULL, "--to must be after 1970-01-01T00:00:00Z");
 
     struct audit_record *records;
     size_t n;
