@@ -115,7 +115,11 @@ static void reply_unauthorized(struct token_req *t)
         snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
         ratelimit_fail(t->w->st->rl, ipkey, now);
     }
-    reply_error(t, 401, "UNAUTHORIZED", "authentication required");
+    /* Not distribution's default message for UNAUTHORIZED ("authentication required"):
+     * docker 20.10 decodes a body with the default message to a bare error code that its
+     * push retry does not recognise, and retried a dead saved login's upload for 50 s
+     * (tests/e2e/test_docker_cli.py). Any other text stops it at once. */
+    reply_error(t, 401, "UNAUTHORIZED", "authentication failed");
 }
 
 /* Who signs and for whom, for tokens made or checked now. */

@@ -12,6 +12,7 @@ has its own client configuration directory, so a login never leaks into another 
 """
 
 import re
+import time
 
 import requests
 
@@ -35,16 +36,11 @@ def wrong(secret):
 def assert_saved_login_refused(docker, logs, ref):
     """The identity token a login saved is refused now: docker pull REF fails with
     "unauthorized" after one refresh-token grant (POST) that dockhand answered 401, and the
-    registry served nothing but 401s.
-
-    A pull, not a push: docker 20.10 retries a layer upload whose token request got
-    dockhand's 401 five times over 50 s before it gives up (it decodes the body's
-    "authentication required", distribution's default message for UNAUTHORIZED, to a bare
-    error code that its retry rule does not recognise), while a pull fails at once."""
+    registry served nothing but 401s. (A push: test_push_with_a_dead_saved_login_fails_at_once.)"""
     logs.mark()
     p = docker.refused(docker.pull(ref))
     assert re.search(r'Error response from daemon: Head "http://[^"]+/manifests/[^"]+": '
-                     r'unauthorized$', p.stderr.strip()), p.stderr
+                     r'unauthorized: authentication failed$', p.stderr.strip()), p.stderr
     assert logs.tokens() == [("POST", 401, None, None)]
     got = logs.registry_requests()
     assert got and {r[2] for r in got} == {401}, got
@@ -58,8 +54,9 @@ def assert_login_refused(docker, logs, registry, user, secret):
     p = docker.login(registry.host, user, secret)
     assert p.returncode == 1, p
     assert "Login Succeeded" not in p.stdout
-    assert re.search(r'Error response from daemon: Get "http://%s/v2/": unauthorized'
-                     % re.escape(registry.host), p.stderr), p.stderr
+    assert re.search(r'Error response from daemon: Get "http://%s/v2/": '
+                     r'unauthorized: authentication failed$' % re.escape(registry.host),
+                     p.stderr.strip()), p.stderr
     assert logs.tokens() == [("GET", 401, None, None)]
     assert logs.registry_requests() == [("GET", "/v2/", 401)]
     return p
@@ -314,3 +311,28 @@ def test_logout_forgets_the_login(registry, docker, logs, project_robot):
     assert tokens and set(tokens) == {("GET", 200, "anonymous", "-")}, tokens
     got = logs.registry_requests()
     assert got and not [r for r in got if r[2] in (200, 201, 202)], got
+
+
+def test_push_with_a_dead_saved_login_fails_at_once(dockhand, registry, docker, logs,
+                                                    project_robot):
+    """docker 20.10 retried a layer upload whose refresh-token grant got dockhand's 401 five
+    times over 50 s when the body's message was distribution's default for UNAUTHORIZED
+    ("authentication required": decoded to a bare error code its retry rule does not know).
+    dockhand's message is another one, so the push fails after one token request."""
+    proj, robot = project_robot(["pull", "push"])
+    user, secret = robot["name"], robot["secret"]
+    repo = proj + "/app"
+    docker.image(ref_of(registry, repo, "1"))
+    docker.ok(docker.login(registry.host, user, secret))
+    docker.ok(docker.push(ref_of(registry, repo, "1")))
+    docker.image(ref_of(registry, repo, "2"))  # new layers: the push must upload
+    dockhand.cli("robot", "disable", str(robot["id"]))
+
+    logs.mark()
+    started = time.monotonic()
+    p = docker.refused(docker.push(ref_of(registry, repo, "2")))
+    took = time.monotonic() - started
+    assert took < 10, "the push took %.1f s to fail\n%s" % (took, p.stderr)
+    refused = [t for t in logs.tokens() if t[1] == 401]
+    assert refused and all(t[0] == "POST" for t in refused), logs.tokens()
+    assert len(refused) <= 2, logs.tokens()

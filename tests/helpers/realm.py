@@ -7,7 +7,7 @@ import time
 
 from helpers import jwtutil
 
-UNAUTHORIZED_BODY = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+UNAUTHORIZED_BODY = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication failed"}]}
 ISSUED_AT = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z$")
 CLOCK_SLACK = 5  # seconds between this process's clock reading and the server's
 
