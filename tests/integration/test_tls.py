@@ -291,8 +291,12 @@ def test_sighup_with_a_bad_certificate_keeps_the_old_one(dockhand_factory, ca, t
         assert served_serial(d, ca.cert_path) == good.serial, name
         r = d.token(["repository:p/app:pull"], auth=creds)
         assert r.status_code == 200, (name, r.text)
-    # The signing keys were reloaded all the same, and a good certificate is taken again.
-    assert d.log_text().count("SIGHUP: 1 key(s) loaded") >= len(cases)
+    # The signing keys were reloaded all the same (logged just after the certificate's
+    # line), and a good certificate is taken again.
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while d.log_text().count("SIGHUP: 1 key(s) loaded") < len(cases):
+        assert time.monotonic() < deadline, d.log_tail()
+        time.sleep(0.02)
     install(other, directory)
     sighup_and_wait(d, RELOADED)
     assert served_serial(d, ca.cert_path) == other.serial
