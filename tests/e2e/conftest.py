@@ -9,9 +9,9 @@ instance per module, service `test-registry`, issuer `test-issuer`). Here:
   network), one layer holding `hello.txt` with `content`.
 - `clients`: skopeo and podman with every configuration and state file in a
   temporary directory, so nothing touches the user's or the system's config.
-- `registry_factory(realm, certs_pem, tls=None, ca=None)`: another registry (module
-  scope) for a dockhand of the test's own, e.g. one serving HTTPS; tls=(cert, key)
-  makes the registry itself HTTPS, ca checks its certificate.
+- `registry_factory(realm, certs_pem, tls=None, ca=None, address="127.0.0.1")`: another
+  registry (module scope) for a dockhand of the test's own, e.g. one serving HTTPS;
+  tls=(cert, key) makes the registry itself HTTPS, ca checks its certificate.
 - `uniq(prefix)`: a fresh lower-case name (projects, robots, repositories) so
   tests sharing one dockhand and one registry never collide.
 """
@@ -85,12 +85,12 @@ class Registry:
     """A running `docker-registry serve` whose auth is dockhand's token realm; with
     tls=(cert file, key file) it serves HTTPS, its certificate checked against ca."""
 
-    def __init__(self, workdir, realm, certs_pem, tls=None, ca=None):
+    def __init__(self, workdir, realm, certs_pem, tls=None, ca=None, address="127.0.0.1"):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.realm = realm
         self.port = free_port()
-        self.host = "127.0.0.1:%d" % self.port
+        self.host = "%s:%d" % (address, self.port)
         self.url = ("https://" if tls else "http://") + self.host
         self.verify = ca if (tls and ca) else True
         self.bundle = self.workdir / "rootcerts.pem"
@@ -470,12 +470,13 @@ def registry(e2e_tools, dockhand, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def registry_factory(e2e_tools, tmp_path_factory):
-    """registry_factory(realm, certs_pem, tls=None, ca=None) → a started Registry (stopped
-    at the end of the module)."""
+    """registry_factory(realm, certs_pem, tls=None, ca=None, address="127.0.0.1") → a
+    started Registry (stopped at the end of the module)."""
     made = []
 
-    def make(realm, certs_pem, tls=None, ca=None):
-        reg = Registry(tmp_path_factory.mktemp("registry"), realm, certs_pem, tls=tls, ca=ca)
+    def make(realm, certs_pem, tls=None, ca=None, address="127.0.0.1"):
+        reg = Registry(tmp_path_factory.mktemp("registry"), realm, certs_pem, tls=tls, ca=ca,
+                       address=address)
         made.append(reg)
         reg.start()
         return reg

@@ -8,10 +8,13 @@ a second CA. The clients trust CAs through SSL_CERT_FILE (Go's crypto/x509 reads
 Linux): both roots, or only the registry's (then the realm alone is untrusted)."""
 
 import os
+import re
+import subprocess
 
 import pytest
 import requests
 
+from helpers import dockerd
 from helpers.tlsca import TestCA
 
 X509_UNKNOWN = "x509: certificate signed by unknown authority"
@@ -37,6 +40,7 @@ def tls_setup(e2e_tools, dockhand_factory, registry_factory, tmp_path_factory):
                            tls=(reg_leaf.cert_path, reg_leaf.key_path), ca=registry_ca.cert_path)
     s = Setup()
     s.d, s.registry = d, reg
+    s.registry_ca, s.certs_pem = registry_ca, r.content
     s.both = os.path.join(root, "both-roots.pem")
     s.registry_only = registry_ca.cert_path
     with open(s.both, "wb") as out:
@@ -139,3 +143,87 @@ def test_clients_that_do_not_trust_the_realm_ca_fail(tls_setup, clients, oci_ima
     # Trusting the realm's CA as well, the same client gets in.
     trusting(clients, s.both)
     clients.ok(podman_login(clients, s.registry.host, user, secret))
+
+
+# ----------------------------------------------------------------------------
+# The real Docker engine (tests/helpers/dockerd.py): the daemon, not the CLI, fetches the
+# tokens, so the daemon's SSL_CERT_FILE decides whom it trusts. The daemon fetches tokens
+# with the registry's TLS settings, and it always counts a registry on 127.0.0.0/8 as
+# insecure (no certificate checked, the realm's included): the registry here listens on
+# the machine's own non-loopback address; dockhand stays on 127.0.0.1.
+
+
+def outward_address():
+    """This machine's first global IPv4 address, or None."""
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                             capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        return None
+    found = re.findall(r"\binet (\d+\.\d+\.\d+\.\d+)/", out)
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="module")
+def docker_registry(tls_setup, registry_factory):
+    address = outward_address()
+    if address is None:
+        pytest.fail("no global IPv4 address: dockerd treats a registry on 127.0.0.0/8 as "
+                    "insecure and would not check the realm's certificate", pytrace=False)
+    s = tls_setup
+    leaf = s.registry_ca.issue("registry e2e for docker", hosts=(address,))
+    return registry_factory(s.d.url + "/service/token", s.certs_pem,
+                            tls=(leaf.cert_path, leaf.key_path), ca=s.registry_ca.cert_path,
+                            address=address)
+
+
+@pytest.fixture
+def docker_engine():
+    reason = dockerd.unavailable()
+    if reason:
+        pytest.fail("the docker part of the TLS e2e needs a private dockerd: " + reason,
+                    pytrace=False)
+    made = []
+
+    def make(bundle):
+        engine = dockerd.Dockerd(env={"SSL_CERT_FILE": bundle})
+        made.append(engine)
+        return engine.start()
+
+    yield make
+    for engine in made:
+        engine.stop()
+
+
+def test_docker_engine_logs_in_pushes_and_pulls_through_the_https_realm(
+        tls_setup, docker_registry, docker_engine, uniq):
+    s = tls_setup
+    proj = uniq("tls")
+    s.d.create_project(proj)
+    robot = s.d.create_robot(uniq("ci"), projects={proj: ["pull", "push"]})
+    user, secret = robot["name"], robot["secret"]
+    engine = docker_engine(s.both)
+    host = docker_registry.host
+    before = tokens_issued(s.d, user)
+    p = engine.docker("login", "-u", user, "--password-stdin", host, input=secret + "\n")
+    assert p.returncode == 0 and "Login Succeeded" in p.stdout, p.stderr + engine.log_tail()
+    tag = "%s/%s/app:v1" % (host, proj)
+    engine.import_files(tag, {"hello.txt": b"dockhand tls e2e\n"})
+    engine.docker("push", tag, check=True)
+    engine.docker("rmi", tag, check=True)
+    engine.docker("pull", tag, check=True)
+    assert tokens_issued(s.d, user) >= before + 3  # login, push, pull: all from the realm
+
+
+def test_docker_engine_without_the_realm_ca_fails(tls_setup, docker_registry, docker_engine,
+                                                  uniq):
+    s = tls_setup
+    robot = s.d.create_robot(uniq("ci"), projects={"p": ["pull"]})
+    user, secret = robot["name"], robot["secret"]
+    engine = docker_engine(s.registry_only)  # trusts the registry, not the realm
+    before = tokens_issued(s.d, user)
+    p = engine.docker("login", "-u", user, "--password-stdin", docker_registry.host,
+                      input=secret + "\n")
+    assert p.returncode != 0, p.stdout
+    assert X509_UNKNOWN in p.stderr and "127.0.0.1:%d" % s.d.port in p.stderr, p.stderr
+    assert tokens_issued(s.d, user) == before
