@@ -39,6 +39,7 @@ ONLY_FROM_MAIN = {'cli'}
 GENERATED = {
     'migrations': 'store',  # the SQL migrations, run by store/db.c
     'web_assets': 'http',   # the web page's files, served by http/web.c
+    'revision': 'util',     # the commit built (src/util/revision.c.in, meson's vcs_tag)
 }
 
 # Headers with no .c of the same name, and the layer they belong to.

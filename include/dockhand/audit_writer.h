@@ -26,5 +26,12 @@ void audit_writer_used(struct audit_writer *w, int64_t robot_id);
 /* Records dropped because the queue was full (also logged). */
 uint64_t audit_writer_dropped(struct audit_writer *w);
 
+/* For the metrics: records waiting, rows written, records dropped, failed writes (a batch
+ * that failed and was retried counts once per attempt). */
+struct audit_writer_stats {
+    uint64_t queued, written, dropped, write_errors;
+};
+void audit_writer_stats(struct audit_writer *w, struct audit_writer_stats *s);
+
 /* Writes everything queued, stops the thread and frees w. Accepts NULL. */
 void audit_writer_free(struct audit_writer *w);

@@ -15,6 +15,7 @@ enum change_kind {
     CHANGE_SETTINGS,     /* a setting (prefix, token lifetime, default duration) */
     CHANGE_EVERYTHING,   /* notifications may have been lost (a listener reconnect) */
     CHANGE_SYNC,         /* a barrier (id = n), not a change: see server.c */
+    CHANGE_KINDS
 };
 
 struct change {
@@ -39,3 +40,6 @@ struct change_targets {
 /* Drops what ch makes stale: a robot's cached row and its directory entry; every
  * cached project answer; everything. CHANGE_NONE and CHANGE_SYNC drop nothing. */
 void change_apply(const struct change_targets *t, const struct change *ch);
+
+/* How many changes of kind this process has applied (for the metrics' cache flushes). */
+uint64_t change_applied(enum change_kind kind);

@@ -9,6 +9,9 @@
 #define DH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define DH_UNUSED __attribute__((unused))
 
+/* The commit this binary was built from (src/util/revision.c.in), or "unknown". */
+extern const char dockhand_revision[];
+
 /* Project error codes (negative, beyond errno's range). */
 enum {
     DH_ERR_INVALID = -EINVAL,  /* malformed input */

@@ -10,8 +10,9 @@
 
 struct config {
     char *database_url;
-    char *listen; /* host:port */
-    int workers;  /* 0: online CPUs */
+    char *listen;         /* host:port */
+    char *metrics_listen; /* host:port, or "off" */
+    int workers;          /* 0: online CPUs */
     char *service;
     char *issuer;
     char *realm; /* NULL: http://<listen>/service/token */

@@ -30,3 +30,6 @@ void credcache_put(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_L
 
 /* Entries held now. */
 size_t credcache_size(struct credcache *cc);
+/* Checks that hit and missed, entries pushed out by newer ones, entries now. */
+struct cache_stats;
+void credcache_stats(struct credcache *cc, struct cache_stats *s);

@@ -10,11 +10,44 @@
 #include <time.h>
 #include "dockhand/common.h"
 #include "dockhand/config.h"
+#include "dockhand/metrics.h"
 
 #define HTTP_MAX_HEADERS 16384      /* bytes of request headers (evhttp answers 4xx above) */
 #define HTTP_MAX_BODY (1024 * 1024) /* bytes buffered of any body; handlers limit lower */
 #define HTTP_TIMEOUT_S 30           /* idle keep-alive and slow-client limit */
 #define REQUEST_ID_MAX 64           /* a client's X-Request-Id longer than this is replaced */
+
+/* What the metrics count per worker (README "Metrics"): label values are these fixed sets. */
+enum route_group {
+    ROUTE_TOKEN,
+    ROUTE_API,
+    ROUTE_WEB,
+    ROUTE_KEYS,
+    ROUTE_HEALTH,
+    ROUTE_OTHER,
+    ROUTE_GROUPS
+};
+enum token_grant { GRANT_NONE, GRANT_BASIC, GRANT_PASSWORD, GRANT_REFRESH, GRANT_KINDS };
+enum token_outcome {
+    TOKEN_GRANTED,   /* everything asked for (or a login without scopes) */
+    TOKEN_PARTIAL,   /* some of it */
+    TOKEN_EMPTY,     /* scopes asked, nothing granted */
+    TOKEN_ANONYMOUS, /* no credentials: a token for public projects */
+    TOKEN_BAD_CREDENTIALS,
+    TOKEN_THROTTLED,
+    TOKEN_BAD_REQUEST,
+    TOKEN_DB_UNAVAILABLE,
+    TOKEN_ERROR,
+    TOKEN_OUTCOMES
+};
+enum verify_result { VERIFY_MATCH, VERIFY_MISMATCH, VERIFY_MALFORMED, VERIFY_RESULTS };
+
+/* Written by the worker's own thread only (metric_add), summed at scrape time. */
+struct worker_metrics {
+    metric_t tokens[GRANT_KINDS][TOKEN_OUTCOMES];
+    struct metric_hist duration[ROUTE_GROUPS];
+    metric_t verifications[VERIFY_RESULTS];
+};
 
 struct keyring;
 struct ratelimit;
@@ -43,6 +76,10 @@ struct server_state {
     struct workpool *hp;
     struct workpool *ap;
     struct audit_writer *aw;
+    bool metrics_on;        /* DOCKHAND_METRICS_LISTEN is not "off": count */
+    struct worker *workers; /* for the metrics listener's sums */
+    int nworkers;
+    metric_t notify_messages; /* notifications received (the listener thread writes it) */
 };
 
 struct worker {
@@ -59,6 +96,8 @@ struct worker {
     atomic_int inflight;
     uint64_t reqno;
     char rid_prefix[12];
+    enum route_group route; /* the group of the request being routed (http_ctx_init reads it) */
+    struct worker_metrics m;
 };
 
 /* A request in progress: its id and start time, for the access log. */
@@ -69,7 +108,13 @@ struct http_ctx {
     struct timespec start;
     const char *note; /* appended to the access log line when set (valid until the reply) */
     bool probe;       /* a health probe: a 200 is logged at debug level, not info */
+    enum route_group route;
 };
+
+/* A listening socket (non-blocking, close-on-exec, TCP_NODELAY inherited by accepted
+ * connections) on hostport ("host:port", "[v6]:port", ":port"); setting names it in the
+ * log when it fails. Returns the fd, or -1 (logged). */
+int http_listen_socket(const char *hostport, const char *setting);
 
 /* Starts a request: sets the request id (echoed or generated) and counts it in flight. */
 void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request *req);

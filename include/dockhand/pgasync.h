@@ -28,3 +28,12 @@ void pgpool_free(struct pgpool *pool);
  * this call) or DH_ERR_TOOBIG when the queue is full (cb will not run). */
 int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *const *params,
                  pgpool_cb cb, void *arg) DH_MUST_CHECK;
+
+/* For the metrics, added into *sum (any thread; the pool's loop writes them): connections
+ * open and running a query, queries waiting for one, queries sent, queries that failed
+ * (no answer, lost connection, an SQL error, deadline), connections opened again after
+ * one was up, nanoseconds queries waited for a connection, connections allowed. */
+struct pgpool_stats {
+    uint64_t open, busy, waiting, queries, errors, reconnects, wait_ns, size;
+};
+void pgpool_stats_add(struct pgpool *pool, struct pgpool_stats *sum);

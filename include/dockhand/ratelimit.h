@@ -21,3 +21,7 @@ void ratelimit_fail(struct ratelimit *rl, const char *key, time_t now);
 
 /* Forgets key (after a successful login of that account). */
 void ratelimit_clear(struct ratelimit *rl, const char *key);
+
+/* Slots holding a window not yet over (of RATELIMIT_SLOTS): the table's fill, for the
+ * metrics. Scans the table under its lock. */
+size_t ratelimit_entries(struct ratelimit *rl, time_t now);

@@ -56,5 +56,9 @@ void robotcache_clear(struct robotcache *rc);
 /* Robots held now, and the bytes they take (entries, names, hashes, project answers). */
 size_t robotcache_size(struct robotcache *rc);
 size_t robotcache_bytes(struct robotcache *rc);
+/* Lookups that hit and missed (a disabled cache counts neither), entries pushed out by
+ * newer ones, entries now. */
+struct cache_stats;
+void robotcache_stats(struct robotcache *rc, struct cache_stats *s);
 
 void rc_robot_deinit(struct rc_robot *r);

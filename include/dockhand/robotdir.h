@@ -64,3 +64,7 @@ int robotdir_patch_rows(struct robotdir *d, const int64_t *ids, size_t nids,
 int robotdir_query_loaded(struct robotdir *d, const struct robotdir_query *q, int64_t **ids,
                           size_t *n, int64_t *total);
 size_t robotdir_size(struct robotdir *d);
+/* Pages answered from memory (hits) and from the database (misses), entries loaded; it
+ * never evicts. */
+struct cache_stats;
+void robotdir_stats(struct robotdir *d, struct cache_stats *s);

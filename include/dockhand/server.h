@@ -11,6 +11,7 @@ struct server_route {
     const char *path;
     bool prefix;
     http_handler_fn *handle;
+    enum route_group group; /* for the request duration metric */
 };
 
 /* Runs the server until SIGTERM/SIGINT. Returns the process exit code. */

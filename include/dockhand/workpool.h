@@ -43,3 +43,6 @@ int workpool_submit(struct workpool *p, struct event_base *base, struct workpool
 /* Frees what workpool_submit allocated for a job whose done did not run (a job never
  * submitted, or one dropped with its loop). Accepts a zeroed job. */
 void workpool_job_deinit(struct workpool_job *job);
+
+/* Jobs waiting for a thread now (for the metrics). */
+int workpool_queued(struct workpool *p);

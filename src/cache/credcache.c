@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 
+#include "dockhand/metrics.h"
+
 struct cc_entry {
     unsigned char key[CREDCACHE_KEY_LEN];
     int64_t robot_id;
@@ -18,6 +20,7 @@ struct cc_entry {
 struct credcache {
     pthread_mutex_t lock;
     size_t cap, n, nbuckets;
+    uint64_t hits, misses, evictions;
     struct cc_entry **buckets;
     TAILQ_HEAD(cc_lru, cc_entry) lru;
 };
@@ -123,6 +126,10 @@ bool credcache_check(struct credcache *cc, const unsigned char key[CREDCACHE_KEY
         TAILQ_REMOVE(&cc->lru, e, lru);
         TAILQ_INSERT_HEAD(&cc->lru, e, lru);
     }
+    if (hit)
+        cc->hits++;
+    else
+        cc->misses++;
     pthread_mutex_unlock(&cc->lock);
     return hit;
 }
@@ -138,8 +145,10 @@ void credcache_put(struct credcache *cc, const unsigned char key[CREDCACHE_KEY_L
     if (e) {
         TAILQ_REMOVE(&cc->lru, e, lru);
     } else {
-        if (cc->n >= cc->cap)
+        if (cc->n >= cc->cap) {
             entry_remove(cc, TAILQ_LAST(&cc->lru, cc_lru));
+            cc->evictions++;
+        }
         e = calloc(1, sizeof(*e));
         if (!e) {
             pthread_mutex_unlock(&cc->lock);
@@ -162,4 +171,11 @@ size_t credcache_size(struct credcache *cc)
     size_t n = cc->n;
     pthread_mutex_unlock(&cc->lock);
     return n;
+}
+
+void credcache_stats(struct credcache *cc, struct cache_stats *s)
+{
+    pthread_mutex_lock(&cc->lock);
+    *s = (struct cache_stats){cc->hits, cc->misses, cc->evictions, cc->n};
+    pthread_mutex_unlock(&cc->lock);
 }

@@ -126,3 +126,13 @@ void ratelimit_clear(struct ratelimit *rl, const char *key)
         memset(s, 0, sizeof(*s));
     pthread_mutex_unlock(&rl->lock);
 }
+
+size_t ratelimit_entries(struct ratelimit *rl, time_t now)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&rl->lock);
+    for (size_t i = 0; i < RATELIMIT_SLOTS; i++)
+        n += rl->slots[i].key != 0 && now - rl->slots[i].start < rl->window;
+    pthread_mutex_unlock(&rl->lock);
+    return n;
+}

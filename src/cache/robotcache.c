@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "dockhand/clock.h"
+#include "dockhand/metrics.h"
 
 struct rc_proj {
     char *name;
@@ -28,6 +29,7 @@ struct robotcache {
     size_t cap, n, nbuckets, bytes;
     uint64_t ttl_ms;
     uint64_t gen, pgen;
+    uint64_t hits, misses, evictions;
     struct rc_entry **by_name, **by_id;
     TAILQ_HEAD(rc_lru, rc_entry) lru;
 };
@@ -203,6 +205,10 @@ bool robotcache_get(struct robotcache *rc, const char *login, int64_t id,
     TAILQ_INSERT_HEAD(&rc->lru, e, lru);
     hit = true;
 out:
+    if (hit)
+        rc->hits++;
+    else
+        rc->misses++;
     pthread_mutex_unlock(&rc->lock);
     return hit;
 }
@@ -261,8 +267,10 @@ static struct rc_entry *entry_new(struct robotcache *rc, const struct rc_robot *
     struct rc_entry *same = named(e) ? find_name(rc, e->r.full_name) : NULL;
     if (same) /* a robot deleted and re-created while a notification was lost */
         entry_remove(rc, same);
-    if (rc->n >= rc->cap)
+    if (rc->n >= rc->cap) {
         entry_remove(rc, TAILQ_LAST(&rc->lru, rc_lru));
+        rc->evictions++;
+    }
     if (named(e)) {
         size_t b = hash_name(rc, e->r.full_name);
         e->name_next = rc->by_name[b];
@@ -341,6 +349,13 @@ size_t robotcache_size(struct robotcache *rc)
     size_t n = rc->n;
     pthread_mutex_unlock(&rc->lock);
     return n;
+}
+
+void robotcache_stats(struct robotcache *rc, struct cache_stats *s)
+{
+    pthread_mutex_lock(&rc->lock);
+    *s = (struct cache_stats){rc->hits, rc->misses, rc->evictions, rc->n};
+    pthread_mutex_unlock(&rc->lock);
 }
 
 size_t robotcache_bytes(struct robotcache *rc)

@@ -41,6 +41,7 @@ struct token_req {
     char client_ip[64];
     bool anonymous;
     bool offline;
+    enum token_grant grant; /* for the metrics */
     struct realm_creds cred;
     unsigned char cache_key[CREDCACHE_KEY_LEN];
     /* the projects the scopes name, and the caller's access to each */
@@ -72,8 +73,19 @@ static void treq_free(struct token_req *t)
     free(t);
 }
 
+static void count(const struct token_req *t, enum token_outcome outcome)
+{
+    if (t->w->st->metrics_on)
+        metric_add(&t->w->m.tokens[t->grant][outcome], 1);
+}
+
 static void reply_error(struct token_req *t, int status, const char *code, const char *msg)
 {
+    count(t, status == 401   ? TOKEN_BAD_CREDENTIALS
+             : status == 429 ? TOKEN_THROTTLED
+             : status == 503 ? TOKEN_DB_UNAVAILABLE
+             : status >= 500 ? TOKEN_ERROR
+                             : TOKEN_BAD_REQUEST);
     http_error(&t->http, status, code, msg);
     treq_free(t);
 }
@@ -208,6 +220,18 @@ static void verified(int result, void *arg)
     grant_and_reply(t);
 }
 
+/* A secret checked against its hash on the hash pool. */
+static void hashed(int result, void *arg)
+{
+    struct token_req *t = arg;
+    if (t->w->st->metrics_on)
+        metric_add(&t->w->m.verifications[result == 1   ? VERIFY_MATCH
+                                          : result == 0 ? VERIFY_MISMATCH
+                                                        : VERIFY_MALFORMED],
+                   1);
+    verified(result, t);
+}
+
 static void lookup_done(PGresult *res, void *arg)
 {
     struct token_req *t = arg;
@@ -259,8 +283,8 @@ static void lookup_ready(struct token_req *t)
         return;
     }
     /* Unknown names are verified against a dummy hash so they cost the same. */
-    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash,
-                        verified, t) < 0)
+    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash, hashed,
+                        t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
 }
 
@@ -339,6 +363,17 @@ static void grant_and_reply(struct token_req *t)
 
     if (token_answer(&tok, t->post, refresh, &body) < 0)
         goto fail;
+    if (t->w->st->metrics_on) {
+        size_t full = 0, none = 0;
+        for (size_t i = 0; i < t->scopes.n; i++) {
+            full += t->scopes.items[i].granted == t->scopes.items[i].requested;
+            none += t->scopes.items[i].granted == 0;
+        }
+        count(t, t->anonymous          ? TOKEN_ANONYMOUS
+                 : full == t->scopes.n ? TOKEN_GRANTED
+                 : none == t->scopes.n ? TOKEN_EMPTY
+                                       : TOKEN_PARTIAL);
+    }
     if (cfg->audit_tokens)
         audit_issue(t, jsonw_text(&tok.access), tok.jti, tok.exp);
     else if (!t->anonymous)
@@ -398,6 +433,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
         return;
     }
     t->post = method == EVHTTP_REQ_POST;
+    t->grant = GRANT_NONE;
 
     if (t->post) {
         const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
@@ -446,6 +482,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
             return;
         } else if (strcmp(grant, "password") == 0) {
             const char *u = form_get(&t->form, "username"), *p = form_get(&t->form, "password");
+            t->grant = GRANT_PASSWORD;
             if (!u || !p) {
                 reply_error(t, 400, "BAD_REQUEST", "username and password are required");
                 return;
@@ -453,6 +490,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
             err = realm_creds_password(&t->cred, u, strlen(u), p, strlen(p));
         } else if (strcmp(grant, "refresh_token") == 0) {
             const char *rt = form_get(&t->form, "refresh_token");
+            t->grant = GRANT_REFRESH;
             if (!rt || !*rt) {
                 reply_error(t, 400, "BAD_REQUEST", "refresh_token is required");
                 return;
@@ -478,6 +516,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
             t->anonymous = true;
         } else {
             const struct token_issuer is = issuer(t);
+            t->grant = GRANT_BASIC;
             err = realm_creds_basic(&t->cred, &is, atomic_load(&w->st->ring), auth, time(NULL));
             if (err == DH_ERR_NOTFOUND) {
                 t->anonymous = true; /* not counted: no credentials were tried */

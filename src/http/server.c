@@ -32,6 +32,7 @@
 #include "dockhand/keys.h"
 #include "dockhand/limits.h"
 #include "dockhand/log.h"
+#include "dockhand/metrics_http.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/realm.h"
 #include "dockhand/ratelimit.h"
@@ -42,7 +43,7 @@
 #include "dockhand/workpool.h"
 
 #define DRAIN_LIMIT_MS 10000 /* longest wait for in-flight requests on shutdown */
-#define LISTEN_BACKLOG 1024
+
 #define ADMIN_CACHE_SIZE 1024 /* verified administrator logins kept */
 
 /* ---- small endpoints ------------------------------------------------------------------ */
@@ -139,20 +140,20 @@ static void handle_certs_pem(struct worker *w, struct evhttp_request *req);
 static void handle_jwks(struct worker *w, struct evhttp_request *req);
 
 static const struct server_route routes[] = {
-    {"/service/token", false, realm_handle},
-    {"/token", false, realm_handle},
-    {"/token/", false, realm_handle},
-    {"/api/v2.0", false, api_handle},
-    {"/api/v2.0/", true, api_handle},
-    {"/c/limits", false, limits_handle},
-    {"/c/", true, api_handle},
-    {"/", false, web_handle},
-    {"/ui", false, web_handle},
-    {"/ui/", true, web_handle},
-    {"/keys/certs.pem", false, handle_certs_pem},
-    {"/keys/jwks.json", false, handle_jwks},
-    {"/healthz", false, handle_healthz},
-    {"/readyz", false, handle_readyz},
+    {"/service/token", false, realm_handle, ROUTE_TOKEN},
+    {"/token", false, realm_handle, ROUTE_TOKEN},
+    {"/token/", false, realm_handle, ROUTE_TOKEN},
+    {"/api/v2.0", false, api_handle, ROUTE_API},
+    {"/api/v2.0/", true, api_handle, ROUTE_API},
+    {"/c/limits", false, limits_handle, ROUTE_API},
+    {"/c/", true, api_handle, ROUTE_API},
+    {"/", false, web_handle, ROUTE_WEB},
+    {"/ui", false, web_handle, ROUTE_WEB},
+    {"/ui/", true, web_handle, ROUTE_WEB},
+    {"/keys/certs.pem", false, handle_certs_pem, ROUTE_KEYS},
+    {"/keys/jwks.json", false, handle_jwks, ROUTE_KEYS},
+    {"/healthz", false, handle_healthz, ROUTE_HEALTH},
+    {"/readyz", false, handle_readyz, ROUTE_HEALTH},
 };
 
 /* The small endpoints answer GET and HEAD only. */
@@ -202,11 +203,13 @@ static void route(struct evhttp_request *req, void *arg)
     for (size_t i = 0; i < DH_ARRAY_SIZE(routes); i++) {
         const struct server_route *r = &routes[i];
         if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0) {
+            w->route = r->group;
             r->handle(w, req);
             return;
         }
     }
     struct http_ctx ctx;
+    w->route = ROUTE_OTHER;
     http_ctx_init(&ctx, w, req);
     http_error(&ctx, 404, "NOT_FOUND", "no such endpoint");
 }
@@ -378,6 +381,7 @@ static void *notifier_main(void *arg)
                 continue;
             PGnotify *nt;
             while ((nt = PQnotifies(db))) {
+                metric_add(&n->st->notify_messages, 1);
                 notify_apply(n->st, nt->extra);
                 PQfreemem(nt);
             }
@@ -388,46 +392,6 @@ static void *notifier_main(void *arg)
 }
 
 /* ---- the main thread ------------------------------------------------------------------ */
-
-static int listen_socket(const char *hostport)
-{
-    char host[256];
-    const char *colon = strrchr(hostport, ':');
-    if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof(host)) {
-        log_error("DOCKHAND_LISTEN must be host:port, got %s", hostport);
-        return -1;
-    }
-    memcpy(host, hostport, (size_t)(colon - hostport));
-    host[colon - hostport] = '\0';
-    char *h = host;
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-        h[strlen(h) - 1] = '\0';
-        h++;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
-    if (rc != 0) {
-        log_error("cannot resolve %s: %s", hostport, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    /* TCP_NODELAY is inherited by accepted connections: without it, a reply larger than
-     * a segment (an API page) waited for the client's delayed ACK, 40 ms. */
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-        log_error("cannot listen on %s: %s", hostport, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
 
 struct main_loop {
     struct event_base *base;
@@ -467,12 +431,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 int server_run(const struct config *cfg)
 {
-    struct server_state st = {.cfg = cfg};
+    struct server_state st = {.cfg = cfg, .metrics_on = strcmp(cfg->metrics_listen, "off") != 0};
     struct worker *workers = NULL;
     struct notifier nt = {.st = &st};
     struct keyring *ring = NULL;
     int exit_code = 1, listen_fd = -1, started = 0;
     bool notifier_started = false;
+    struct metrics_server *ms = NULL;
     char realm[1024];
 
     PGconn *db = db_connect(cfg->database_url, DB_ROLE_CLI);
@@ -517,7 +482,7 @@ int server_run(const struct config *cfg)
     st.ap = apipool_new(cfg->api_threads);
     if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.rcache || !st.rdir || !st.aw || !st.ap)
         goto out;
-    listen_fd = listen_socket(cfg->listen);
+    listen_fd = http_listen_socket(cfg->listen, "DOCKHAND_LISTEN");
     if (listen_fd < 0)
         goto out;
 
@@ -530,6 +495,10 @@ int server_run(const struct config *cfg)
             goto stop;
         }
     }
+    st.workers = workers;
+    st.nworkers = cfg->workers;
+    if (st.metrics_on && !(ms = metrics_server_start(&st, cfg->metrics_listen)))
+        goto stop;
     for (started = 0; started < cfg->workers; started++)
         if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]) != 0)
             goto stop;
@@ -581,7 +550,9 @@ stop:
     }
 out:
     /* Threads that hand work back to the workers stop before the workers' loops are
-     * freed; the audit writer last, writing what the requests queued. */
+     * freed; the audit writer last, writing what the requests queued. The metrics
+     * listener reads all of them: it stops first. */
+    metrics_server_stop(ms);
     workpool_free(st.hp);
     workpool_free(st.ap);
     audit_writer_free(st.aw);

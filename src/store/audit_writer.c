@@ -43,6 +43,8 @@ struct audit_writer {
     struct audit_rec *head, *tail;
     size_t n;         /* records queued (read without the lock by push) */
     uint64_t dropped; /* read without the lock by audit_writer_dropped */
+    uint64_t written; /* rows, and failed write attempts: the thread's, read relaxed */
+    uint64_t write_errors;
     bool stop;
     pthread_t thread;
     char *conninfo;
@@ -135,6 +137,16 @@ static void push(struct audit_writer *w, const struct audit_entry *e, bool row)
     if (n == 1 || n == AUDIT_BATCH_MAX)
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
+}
+
+void audit_writer_stats(struct audit_writer *w, struct audit_writer_stats *s)
+{
+    pthread_mutex_lock(&w->mu);
+    s->queued = w->n;
+    pthread_mutex_unlock(&w->mu);
+    s->written = __atomic_load_n(&w->written, __ATOMIC_RELAXED);
+    s->dropped = __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
+    s->write_errors = __atomic_load_n(&w->write_errors, __ATOMIC_RELAXED);
 }
 
 uint64_t audit_writer_dropped(struct audit_writer *w)
@@ -365,9 +377,15 @@ static int write_batch(struct audit_writer *w, struct audit_rec *r, int k)
         return 0;
     enum write_result res = copy_rows(w, r, k);
     if (res == WRITE_OK) {
+        uint64_t rows = 0;
+        struct audit_rec *x = r;
+        for (int i = 0; i < k; i++, x = x->next)
+            rows += x->row; /* a last_used mark is not a row */
+        __atomic_fetch_add(&w->written, rows, __ATOMIC_RELAXED);
         touch_robots(w, r, k);
         return k;
     }
+    __atomic_fetch_add(&w->write_errors, 1, __ATOMIC_RELAXED);
     if (res == WRITE_RETRY)
         return 0;
     /* One record the database refuses must not hold up the others: one by one, the
@@ -377,10 +395,13 @@ static int write_batch(struct audit_writer *w, struct audit_rec *r, int k)
         res = insert_one(w, x);
         if (res == WRITE_RETRY)
             break;
-        if (res == WRITE_OK)
+        if (res == WRITE_OK) {
+            __atomic_fetch_add(&w->written, (uint64_t)x->row, __ATOMIC_RELAXED);
             touch_robots(w, x, 1);
-        else
+        } else {
+            __atomic_fetch_add(&w->write_errors, 1, __ATOMIC_RELAXED);
             drop_count(w, 1, "refused by the database");
+        }
         done++;
     }
     return done;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dockhand/metrics.h"
 #include "dockhand/robotcache.h"
 #include "dockhand/robotdir.h"
 
@@ -45,8 +46,18 @@ int change_parse(const char *payload, struct change *out)
     return 0;
 }
 
+/* Changes applied, by kind, in this process (any thread). */
+static metric_t applied[CHANGE_KINDS];
+
+uint64_t change_applied(enum change_kind kind)
+{
+    return kind < CHANGE_KINDS ? metric_get(&applied[kind]) : 0;
+}
+
 void change_apply(const struct change_targets *t, const struct change *ch)
 {
+    if (ch->kind < CHANGE_KINDS)
+        metric_add_shared(&applied[ch->kind], 1);
     switch (ch->kind) {
     case CHANGE_ROBOT:
         /* Verified credentials need no eviction: they only count for the robot id and
@@ -82,6 +93,7 @@ void change_apply(const struct change_targets *t, const struct change *ch)
         break;
     case CHANGE_NONE:
     case CHANGE_SYNC:
+    case CHANGE_KINDS:
         break;
     }
 }

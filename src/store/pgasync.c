@@ -8,6 +8,7 @@
 
 #include "dockhand/db.h"
 #include "dockhand/log.h"
+#include "dockhand/metrics.h"
 
 #define PGPOOL_BACKOFF_MS 250 /* after a failed connect, before the next try */
 
@@ -36,6 +37,7 @@ struct pgconn {
     bool preparing;        /* the statement of query is being prepared */
     PGresult *result;      /* first result of the query in flight */
     struct timespec retry_at;
+    bool was_up; /* opened before: the next open is a reconnect */
 };
 
 struct pgpool {
@@ -51,7 +53,35 @@ struct pgpool {
      * lookup costs several times its execution). */
     char *stmts[PGPOOL_MAX_STMTS];
     int nstmts;
+    /* For the metrics: written on the pool's loop only (metric_add), read by the scraper. */
+    struct {
+        metric_t open, busy, waiting, queries, errors, reconnects, wait_ns;
+    } m;
 };
+
+/* Every state change goes through here, so the open and busy gauges stay true. */
+static void conn_set(struct pgconn *c, enum pgconn_state to)
+{
+    struct pgpool *pool = c->pool;
+    bool open_before = c->state == PC_IDLE || c->state == PC_BUSY;
+    bool open_after = to == PC_IDLE || to == PC_BUSY;
+    if (open_before != open_after)
+        atomic_store_explicit(&pool->m.open,
+                              metric_get(&pool->m.open) + (open_after ? 1 : (uint64_t)-1),
+                              memory_order_relaxed);
+    if ((c->state == PC_BUSY) != (to == PC_BUSY))
+        atomic_store_explicit(&pool->m.busy,
+                              metric_get(&pool->m.busy) + (to == PC_BUSY ? 1 : (uint64_t)-1),
+                              memory_order_relaxed);
+    if (open_after)
+        c->was_up = true;
+    c->state = to;
+}
+
+static void waiting_changed(struct pgpool *pool)
+{
+    atomic_store_explicit(&pool->m.waiting, (uint64_t)pool->nwaiting, memory_order_relaxed);
+}
 
 static void conn_arm(struct pgconn *c, short what);
 static void conn_send(struct pgconn *c, struct pgquery *q);
@@ -79,8 +109,10 @@ static void ts_add_ms(struct timespec *t, long ms)
     }
 }
 
-static void query_finish(struct pgquery *q, PGresult *res)
+static void query_finish(struct pgpool *pool, struct pgquery *q, PGresult *res)
 {
+    if (!res)
+        metric_add(&pool->m.errors, 1);
     q->cb(res, q->arg);
     PQclear(res);
     free(q->sql);
@@ -102,7 +134,7 @@ static void conn_down(struct pgconn *c, bool backoff, bool requeue)
     c->conn = NULL;
     PQclear(c->result);
     c->result = NULL;
-    c->state = PC_DOWN;
+    conn_set(c, PC_DOWN);
     c->prepared = 0;
     c->preparing = false;
     ts_now(&c->retry_at);
@@ -115,8 +147,9 @@ static void conn_down(struct pgconn *c, bool backoff, bool requeue)
             q->retried = true;
             TAILQ_INSERT_HEAD(&c->pool->waiting, q, link);
             c->pool->nwaiting++;
+            waiting_changed(c->pool);
         } else {
-            query_finish(q, NULL);
+            query_finish(c->pool, q, NULL);
         }
     }
 }
@@ -136,7 +169,8 @@ static void fail_waiting(struct pgpool *pool)
     while ((q = TAILQ_FIRST(&pool->waiting))) {
         TAILQ_REMOVE(&pool->waiting, q, link);
         pool->nwaiting--;
-        query_finish(q, NULL);
+        waiting_changed(pool);
+        query_finish(pool, q, NULL);
     }
 }
 
@@ -158,7 +192,7 @@ static void conn_idle(struct pgconn *c)
 {
     if (c->ev)
         event_free(c->ev);
-    c->state = PC_IDLE;
+    conn_set(c, PC_IDLE);
     c->ev = event_new(c->pool->base, PQsocket(c->conn), EV_READ | EV_PERSIST, conn_event, c);
     if (!c->ev || event_add(c->ev, NULL) < 0)
         conn_down(c, true, false);
@@ -252,7 +286,7 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
             }
             c->query = NULL;
             conn_idle(c);
-            query_finish(q, NULL);
+            query_finish(pool, q, NULL);
             dispatch(pool);
             return;
         }
@@ -272,7 +306,7 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
                 PQclear(res);
                 res = NULL;
             }
-            query_finish(q, res);
+            query_finish(pool, q, res);
             dispatch(pool);
             return;
         }
@@ -300,6 +334,8 @@ static void conn_arm(struct pgconn *c, short what)
 
 static void conn_start(struct pgconn *c)
 {
+    if (c->was_up)
+        metric_add(&c->pool->m.reconnects, 1);
     c->conn = PQconnectStartParams(c->pool->params.keys, c->pool->params.values, 1);
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
         log_warn("database: cannot start a connection: %s",
@@ -308,7 +344,7 @@ static void conn_start(struct pgconn *c)
         return;
     }
     PQsetNoticeProcessor(c->conn, db_notice_to_log, NULL);
-    c->state = PC_CONNECTING;
+    conn_set(c, PC_CONNECTING);
     conn_arm(c, EV_WRITE);
 }
 
@@ -319,7 +355,17 @@ static void conn_send(struct pgconn *c, struct pgquery *q)
     int ok;
 
     c->query = q;
-    c->state = PC_BUSY;
+    conn_set(c, PC_BUSY);
+    if (!q->retried) {
+        /* How long it waited for a connection: from queueing (deadline - timeout) to now. */
+        struct timespec now;
+        ts_now(&now);
+        int64_t waited = ((int64_t)now.tv_sec - q->deadline.tv_sec) * 1000000000 +
+                         (now.tv_nsec - q->deadline.tv_nsec) +
+                         (int64_t)c->pool->timeout_ms * 1000000;
+        metric_add(&c->pool->m.queries, 1);
+        metric_add(&c->pool->m.wait_ns, waited > 0 ? (uint64_t)waited : 0);
+    }
     snprintf(name, sizeof(name), "dh_%d", q->stmt);
     if (q->stmt < 0) {
         ok = PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, params, NULL, NULL, 0);
@@ -346,7 +392,8 @@ static void dispatch(struct pgpool *pool)
     while ((q = TAILQ_FIRST(&pool->waiting)) && ms_until(&q->deadline) <= 0) {
         TAILQ_REMOVE(&pool->waiting, q, link);
         pool->nwaiting--;
-        query_finish(q, NULL);
+        waiting_changed(pool);
+        query_finish(pool, q, NULL);
     }
     for (int i = 0; i < pool->size && !TAILQ_EMPTY(&pool->waiting); i++) {
         struct pgconn *c = &pool->conns[i];
@@ -354,6 +401,7 @@ static void dispatch(struct pgpool *pool)
             q = TAILQ_FIRST(&pool->waiting);
             TAILQ_REMOVE(&pool->waiting, q, link);
             pool->nwaiting--;
+            waiting_changed(pool);
             conn_send(c, q);
         }
     }
@@ -457,6 +505,19 @@ int pgpool_query(struct pgpool *pool, const char *sql, int nparams, const char *
     ts_add_ms(&q->deadline, pool->timeout_ms);
     TAILQ_INSERT_TAIL(&pool->waiting, q, link);
     pool->nwaiting++;
+    waiting_changed(pool);
     event_active(pool->kick, 0, 0);
     return 0;
+}
+
+void pgpool_stats_add(struct pgpool *pool, struct pgpool_stats *sum)
+{
+    sum->open += metric_get(&pool->m.open);
+    sum->busy += metric_get(&pool->m.busy);
+    sum->waiting += metric_get(&pool->m.waiting);
+    sum->queries += metric_get(&pool->m.queries);
+    sum->errors += metric_get(&pool->m.errors);
+    sum->reconnects += metric_get(&pool->m.reconnects);
+    sum->wait_ns += metric_get(&pool->m.wait_ns);
+    sum->size += (uint64_t)pool->size;
 }

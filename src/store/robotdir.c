@@ -10,6 +10,7 @@
 #include "dockhand/clock.h"
 #include "dockhand/db.h"
 #include "dockhand/log.h"
+#include "dockhand/metrics.h"
 #include "dockhand/store_util.h"
 
 struct rd_entry {
@@ -32,6 +33,8 @@ struct robotdir {
     uint64_t ttl_ms;
     uint64_t applied; /* every change numbered up to this is in the entries */
     bool refreshing;  /* one list reads the database for the directory; at most one */
+    uint64_t hits;    /* pages answered from memory as it was */
+    uint64_t misses;  /* pages that read the database (a refresh, or PostgreSQL answered) */
 
     /* What changed since: taken by the list that refreshes. Never held across a query. */
     pthread_mutex_t pmu;
@@ -99,6 +102,13 @@ void robotdir_invalidate(struct robotdir *d)
     d->npending = 0;
     d->seq++;
     pthread_mutex_unlock(&d->pmu);
+}
+
+void robotdir_stats(struct robotdir *d, struct cache_stats *s)
+{
+    pthread_mutex_lock(&d->mu);
+    *s = (struct cache_stats){d->hits, d->misses, 0, d->loaded ? d->n : 0};
+    pthread_mutex_unlock(&d->mu);
 }
 
 size_t robotdir_size(struct robotdir *d)
@@ -484,11 +494,16 @@ int robotdir_page(struct robotdir *d, PGconn *db, const struct robotdir_query *q
     int rc = 0;
     switch (plan(d, w)) {
     case RD_ASK_PG:
+        d->misses++;
         break;
     case RD_READ:
+        d->misses++;
         rc = refresh(d, db, w);
-        /* fall through */
+        if (rc == 0)
+            rc = query_locked(d, q, ids, n, total);
+        break;
     case RD_ANSWER:
+        d->hits++;
         if (rc == 0)
             rc = query_locked(d, q, ids, n, total);
     }

@@ -15,6 +15,10 @@ const struct config_setting config_settings[] = {
      "libpq connection URL or key=value string", STR(database_url)},
     {"DOCKHAND_LISTEN", "--listen", "127.0.0.1:5001", "address to serve HTTP on, host:port",
      STR(listen)},
+    {"DOCKHAND_METRICS_LISTEN", "--metrics-listen", "127.0.0.1:9464",
+     "address of the Prometheus /metrics listener, host:port (its own port, never the public "
+     "one); off: no listener and no counting",
+     STR(metrics_listen)},
     {"DOCKHAND_WORKERS", "--workers", "0", "worker threads (0: one per online CPU)",
      INT(workers, 0, 256)},
     {"DOCKHAND_SERVICE", "--service", "dockhand-registry",

@@ -115,3 +115,11 @@ void workpool_job_deinit(struct workpool_job *job)
         job->ev = NULL;
     }
 }
+
+int workpool_queued(struct workpool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int n = p->queued;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}

@@ -14,6 +14,14 @@ instance per module, service `test-registry`, issuer `test-issuer`). Here:
   tls=(cert, key) makes the registry itself HTTPS, ca checks its certificate.
 - `uniq(prefix)`: a fresh lower-case name (projects, robots, repositories) so
   tests sharing one dockhand and one registry never collide.
+- `docker_engine` (session): one private dockerd (helpers.dockerd.Dockerd, Debian's
+  `docker.io`: dockerd 20.10 and the containerd 1.6 it starts) for the whole run,
+  stopped at the end. Skipped, with the reason, only when not root; as root a
+  missing docker.io fails.
+- `docker`: /usr/bin/docker against that engine with this test's own client
+  configuration directory (logins never leak between tests), ctr against its
+  containerd, tiny images made by `docker import` (no base image, no network).
+- `logs`: what dockhand and the registry logged since the test began.
 """
 
 import base64
@@ -35,6 +43,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from helpers import dockerd as dockerd_mod
+from helpers.realm_proxy import RealmProxy
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_TEMPLATE = REPO_ROOT / "docker" / "registry-config.yml.in"
 REGISTRY_BIN = "docker-registry"
@@ -55,6 +66,13 @@ READY_TIMEOUT = 30
 # timeout reads differently and fails the test.)
 REFUSED = re.compile(r"unauthori[sz]ed|denied|authentication required", re.I)
 BAD_CREDENTIALS = "invalid username/password"
+# dockhand's access line for a token request: "[rid] POST /service/token 200 0.56ms token for
+# robot$p+ci granted repository:p/app:pull" (a refusal ends after the time).
+DOCKHAND_TOKEN_LINE = re.compile(r"\] (?P<method>GET|POST) /service/token (?P<status>\d{3}) "
+                                 r"[\d.]+ms(?: token for (?P<who>\S+) granted (?P<granted>\S+))?$")
+# One line of the registry's access log (combined format).
+REGISTRY_ACCESS = re.compile(r'^\S+ - - \[[^\]]*\] "(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" '
+                             r'(?P<status>\d{3}) \S+ "[^"]*" "(?P<agent>[^"]*)"', re.M)
 
 
 def free_port():
@@ -486,6 +504,27 @@ def registry_factory(e2e_tools, tmp_path_factory):
         reg.stop()
 
 
+@pytest.fixture(scope="module")
+def proxied_registry(e2e_tools, dockhand, tmp_path_factory):
+    """A second registry whose realm is a recording pass-through to the module's dockhand
+    (helpers/realm_proxy.py): `.proxy.requests` is what the clients sent the realm
+    (method, path, query, form fields, auth scheme and user; never a secret)."""
+    r = requests.get(dockhand.url + "/keys/certs.pem", timeout=10)
+    assert r.status_code == 200, (r.status_code, r.text)
+    proxy = RealmProxy(dockhand.url).start()
+    reg = Registry(tmp_path_factory.mktemp("proxied-registry"), proxy.url + "/service/token",
+                   r.content)
+    try:
+        reg.start()
+    except Exception:
+        proxy.stop()
+        raise
+    reg.proxy = proxy
+    yield reg
+    reg.stop()
+    proxy.stop()
+
+
 @pytest.fixture(autouse=True)
 def _registry_log_on_failure(request):
     """Print what the registry logged during a failed test (pytest shows it)."""
@@ -554,3 +593,209 @@ def project_robot(dockhand, uniq):
         return proj, dockhand.create_robot(uniq(prefix), projects={proj: list(actions)},
                                            level="project")
     return make
+
+
+# ----------------------------------------------------------------------------
+# The real docker CLI and containerd's ctr, against one private engine
+
+
+class DockerClient:
+    """/usr/bin/docker with a client configuration directory (DOCKER_CONFIG) of its
+    own, against the session's engine. Every call returns the CompletedProcess (text)
+    and never raises on an exit code."""
+
+    def __init__(self, engine, workdir):
+        self.engine = engine
+        self.config = Path(workdir)
+        self.config.mkdir(parents=True, exist_ok=True)
+        self.history = []
+        self.images = []
+
+    def _record(self, args, call):
+        try:
+            p = call()
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError("%s timed out\nstdout: %s\nstderr: %s"
+                                 % (" ".join(map(str, args)), e.stdout, e.stderr))
+        self.history.append(p)
+        return p
+
+    def run(self, *args, input=None):
+        return self._record(("docker",) + args, lambda: self.engine.docker(
+            *args, input=input, config=self.config, timeout=CLIENT_TIMEOUT))
+
+    def login(self, host, user, secret):
+        """docker login; the secret goes through stdin."""
+        return self.run("login", "--username", user, "--password-stdin", host,
+                        input=secret + "\n")
+
+    def logout(self, host):
+        return self.run("logout", host)
+
+    def push(self, ref):
+        return self.run("push", ref)
+
+    def pull(self, ref):
+        """docker pull REF after removing any local copy, so the layers come from the
+        registry and not from the engine's store."""
+        self.forget(ref)
+        return self.run("pull", ref)
+
+    def forget(self, ref):
+        self.run("image", "rm", "--force", ref)
+
+    def image(self, ref, content=None):
+        """Makes image REF (one file, hello.txt, with content: unique unless given)
+        with `docker import`; returns the content."""
+        if content is None:
+            content = "dockhand docker e2e %s" % uuid.uuid4()
+        self.engine.import_files(ref, {"hello.txt": content.encode()})
+        self.images.append(ref)
+        return content
+
+    def files(self, ref):
+        """{path: bytes} of every file in image ref's layers, read from `docker save`."""
+        p = subprocess.run([dockerd_mod.DOCKER, "-H", self.engine.host, "save", ref],
+                           capture_output=True, timeout=CLIENT_TIMEOUT, env=self.engine.env(
+                               DOCKER_CONFIG=str(self.config)))
+        assert p.returncode == 0, "docker save %s: %s" % (ref, p.stderr.decode(errors="replace"))
+        files = {}
+        with tarfile.open(fileobj=io.BytesIO(p.stdout)) as outer:
+            manifest = json.load(outer.extractfile("manifest.json"))
+            for layer in manifest[0]["Layers"]:
+                with tarfile.open(fileobj=outer.extractfile(layer)) as tar:
+                    for member in tar.getmembers():
+                        if member.isfile():
+                            files[member.name] = tar.extractfile(member).read()
+        return files
+
+    def saved_auth(self, host):
+        """What `docker login` saved for host in this client's config.json:
+        {"user", "secret", "identitytoken"} (absent fields None), or None."""
+        try:
+            auths = json.loads((self.config / "config.json").read_text()).get("auths", {})
+        except FileNotFoundError:
+            return None
+        entry = auths.get(host)
+        if entry is None:
+            return None
+        user = secret = None
+        if entry.get("auth"):
+            user, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
+        return {"user": user, "secret": secret, "identitytoken": entry.get("identitytoken")}
+
+    def config_text(self):
+        try:
+            return (self.config / "config.json").read_text()
+        except FileNotFoundError:
+            return ""
+
+    def ctr(self, *args):
+        return self._record(("ctr",) + args,
+                            lambda: self.engine.ctr(*args, timeout=CLIENT_TIMEOUT))
+
+    def cleanup(self):
+        for ref in self.images:
+            self.forget(ref)
+
+    @staticmethod
+    def ok(p):
+        return assert_ok(p)
+
+    @staticmethod
+    def refused(p):
+        """docker says "unauthorized", "denied" or "authentication required"."""
+        assert p.returncode != 0, "expected a refusal\n" + describe(p)
+        assert REFUSED.search(p.stdout + p.stderr), "refused for another reason\n" + describe(p)
+        return p
+
+
+class Logs:
+    """What dockhand and the registry logged from the moment this was made."""
+
+    def __init__(self, dockhand, registry):
+        self.d = dockhand
+        self.reg = registry
+        self.d_start = len(dockhand.log_text().encode())
+        self.reg_start = registry.log_size()
+
+    def dockhand(self):
+        """dockhand's lines since the start (its access lines are written before the
+        answer leaves, see tests/integration/test_access_log.py)."""
+        data = Path(self.d.log_path).read_bytes()[self.d_start:]
+        return data.decode(errors="replace").splitlines()
+
+    def tokens(self):
+        """dockhand's access lines for the token realm since the start, as
+        (method, status, who, granted): who and granted are None for a refusal,
+        who is "anonymous" for an anonymous token, granted "-" for no access."""
+        out = []
+        for line in self.dockhand():
+            m = DOCKHAND_TOKEN_LINE.search(line)
+            if m:
+                out.append((m.group("method"), int(m.group("status")), m.group("who"),
+                            m.group("granted")))
+        return out
+
+    def registry(self):
+        return self.reg.log(self.reg_start)
+
+    def registry_requests(self, agent=None):
+        """(method, uri, status) of every request in the registry's access log since the
+        start; agent: only those whose User-Agent holds it."""
+        out = []
+        for m in REGISTRY_ACCESS.finditer(self.registry()):
+            if agent is None or agent in m.group("agent"):
+                out.append((m.group("method"), m.group("uri"), int(m.group("status"))))
+        return out
+
+    def mark(self):
+        """Starts over from now."""
+        self.__init__(self.d, self.reg)
+
+    def of(self, registry):
+        """The same, for another registry in front of the same dockhand, from now."""
+        return Logs(self.d, registry)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """One private dockerd for the whole run (see helpers/dockerd.py)."""
+    reason = dockerd_mod.unavailable()
+    if reason:
+        if os.geteuid() != 0:
+            pytest.skip(reason)
+        pytest.fail("the docker e2e tests need %s" % reason, pytrace=False)
+    engine = dockerd_mod.Dockerd()
+    try:
+        engine.start()
+    except Exception:
+        engine.stop()
+        raise
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def docker(docker_engine, tmp_path, request):
+    """A docker (and ctr) client of this test's own; on failure its commands and the
+    engine's log are printed."""
+    c = DockerClient(docker_engine, tmp_path / "docker-config")
+    yield c
+    rep = getattr(request.node, "e2e_rep_call", None)
+    if rep is not None and rep.failed:
+        print("----- docker and ctr commands of %s -----" % request.node.nodeid)
+        for p in c.history:
+            # ctr --user takes "name:secret" on its command line: not printed.
+            args = [("%s:<secret>" % a.partition(":")[0]) if prev == "--user" else a
+                    for prev, a in zip([""] + list(p.args), p.args)]
+            print(describe(subprocess.CompletedProcess(args, p.returncode, p.stdout,
+                                                       p.stderr)))
+        print("----- dockerd log (%s) -----" % docker_engine.log_path)
+        print(docker_engine.log_tail(40))
+    c.cleanup()
+
+
+@pytest.fixture
+def logs(dockhand, registry):
+    return Logs(dockhand, registry)

@@ -123,6 +123,8 @@ class Dockhand:
         self.keys_dir = keys_dir
         self.workdir = workdir
         self.port = int(env["DOCKHAND_LISTEN"].rsplit(":", 1)[1])
+        m = env.get("DOCKHAND_METRICS_LISTEN", "off")
+        self.metrics_url = None if m == "off" else "http://%s/metrics" % m
         self.env = env
         self.ca = ca
         self.log_path = os.path.join(workdir, "dockhand.log")
@@ -488,6 +490,7 @@ class Factory:
         full = {
             "DOCKHAND_DATABASE_URL": pg.dsn(db),
             "DOCKHAND_LISTEN": "127.0.0.1:%d" % free_port(),
+            "DOCKHAND_METRICS_LISTEN": "127.0.0.1:%d" % free_port(),
             "DOCKHAND_KEYS_DIR": keys_dir,
             "DOCKHAND_SERVICE": SERVICE,
             "DOCKHAND_ISSUER": ISSUER,

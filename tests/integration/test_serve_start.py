@@ -41,7 +41,8 @@ def shim(tmp_path_factory):
 
 
 @pytest.mark.parametrize("nth,message", [(1, "cannot start worker 0"),
-                                         (2, "cannot make the main event loop")])
+                                         (2, "cannot start the metrics listener"),
+                                         (3, "cannot make the main event loop")])
 def test_serve_without_event_loop_fails_loudly(dockhand_factory, shim, nth, message):
     d = dockhand_factory(start=False, DOCKHAND_WORKERS="1")
     env = d._full_env()

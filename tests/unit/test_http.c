@@ -71,7 +71,8 @@ int main(void)
 {
     struct event_base *base = event_base_new();
     struct evhttp *http = evhttp_new(base);
-    struct worker w = {0};
+    struct server_state st = {.metrics_on = true};
+    struct worker w = {.st = &st, .route = ROUTE_API};
     struct answer a;
 
     log_min_level = LOG_ERROR; /* the access lines are not what is tested */
@@ -106,6 +107,16 @@ int main(void)
     json_decref(j);
 
     CHECK(atomic_load(&w.inflight) == 0); /* every reply ended its request */
+
+    /* Every reply is in its route group's duration histogram, and only there. */
+    struct metric_hist_sum h = {0}, other = {0};
+    metric_hist_sum_add(&h, &w.m.duration[ROUTE_API]);
+    metric_hist_sum_add(&other, &w.m.duration[ROUTE_TOKEN]);
+    uint64_t n = 0;
+    for (int i = 0; i <= METRIC_BUCKETS; i++)
+        n += h.bucket[i] + other.bucket[i] * 1000;
+    CHECK(n == 3);
+    CHECK(h.sum_ns > 0);
 
     evhttp_free(http);
     event_base_free(base);
