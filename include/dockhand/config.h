@@ -17,6 +17,8 @@ struct config {
     char *issuer;
     char *realm; /* NULL: http://<listen>/service/token */
     char *keys_dir;
+    char *tls_cert; /* PEM chain; with tls_key the listener speaks HTTPS, else HTTP */
+    char *tls_key;
     enum kid_format kid_format;
     int fail_limit_account;
     int fail_limit_address;

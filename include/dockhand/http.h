@@ -57,6 +57,7 @@ struct robotdir;
 struct pgpool;
 struct audit_writer;
 struct workpool;
+struct tls;
 
 /* Process-wide state, read-only after start except where atomic or locked inside. */
 struct server_state {
@@ -64,7 +65,8 @@ struct server_state {
     _Atomic(struct keyring *) ring; /* swapped on SIGHUP; old rings live until exit */
     struct keyring *old_rings[64];
     int nold;
-    char *realm; /* the Basic realm / token endpoint URL */
+    char *realm;     /* the Basic realm / token endpoint URL */
+    struct tls *tls; /* NULL: plain HTTP; else HTTPS, the certificate reloaded on SIGHUP */
     struct ratelimit *rl;
     struct credcache *cc;        /* verified robot credentials */
     struct credcache *admin_cc;  /* verified administrator credentials */

@@ -17,10 +17,11 @@
 #include "dockhand/http.h"
 #include "dockhand/session.h"
 
-/* Secure cookies when the public URL (DOCKHAND_REALM) is https. */
+/* Secure cookies when this listener speaks TLS, or the public URL (DOCKHAND_REALM) is
+ * https (TLS ended by a proxy in front). */
 static bool cookie_secure(const struct api_call *c)
 {
-    return strncasecmp(c->st->realm, "https://", 8) == 0;
+    return c->st->tls != NULL || strncasecmp(c->st->realm, "https://", 8) == 0;
 }
 
 static void set_cookie(struct api_call *c, const char *token)

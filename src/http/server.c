@@ -38,6 +38,7 @@
 #include "dockhand/ratelimit.h"
 #include "dockhand/robotcache.h"
 #include "dockhand/robotdir.h"
+#include "dockhand/tls.h"
 #include "dockhand/web.h"
 #include "dockhand/workpool.h"
 
@@ -291,6 +292,8 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
                                             EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(w->http, route, w);
+    if (st->tls)
+        evhttp_set_bevcb(w->http, tls_bufferevent_new, st->tls);
     int fd = dup(listen_fd);
     if (fd < 0)
         return -errno;
@@ -400,6 +403,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct main_loop *ml = arg;
     if (sig == SIGHUP) {
         struct keyring *ring = NULL;
+        if (ml->st->tls && tls_reload(ml->st->tls) < 0) {
+            /* logged; new connections keep getting the certificate already in use */
+        }
         /* Also the way to make changes that bypassed the triggers seen before the TTL. */
         change_apply(&(struct change_targets){ml->st->rcache, ml->st->rdir},
                      &(struct change){CHANGE_EVERYTHING, 0});
@@ -455,8 +461,11 @@ int server_run(const struct config *cfg)
     if (cfg->realm)
         snprintf(realm, sizeof(realm), "%s", cfg->realm);
     else
-        snprintf(realm, sizeof(realm), "http://%s/service/token", cfg->listen);
+        snprintf(realm, sizeof(realm), "%s://%s/service/token", cfg->tls_cert ? "https" : "http",
+                 cfg->listen);
     st.realm = realm;
+    if (cfg->tls_cert && tls_new(cfg->tls_cert, cfg->tls_key, &st.tls) < 0)
+        goto out; /* the reason is logged */
 
     if (evthread_use_pthreads() < 0) {
         log_error("libevent without thread support");
@@ -519,6 +528,11 @@ int server_run(const struct config *cfg)
              "with %s (%s, kid %s)",
              cfg->listen, cfg->workers, cfg->service, cfg->issuer, realm, ring->keys[0].name,
              key_alg_name(ring->keys[0].alg), ring->keys[0].kid);
+    if (st.tls) {
+        char desc[512];
+        tls_describe(st.tls, desc, sizeof(desc));
+        log_info("HTTPS (TLS 1.2 and 1.3) with the certificate %s: %s", cfg->tls_cert, desc);
+    }
     event_base_dispatch(ml.base);
     for (int i = 0; i < 3; i++)
         event_free(sigs[i]);
@@ -555,6 +569,7 @@ out:
     for (int i = 0; i < st.nold; i++)
         keyring_free(st.old_rings[i]);
     keyring_free(atomic_load(&st.ring));
+    tls_free(st.tls);
     if (exit_code == 0)
         log_info("dockhand stopped");
     return exit_code;

@@ -32,6 +32,11 @@ const struct config_setting config_settings[] = {
     {"DOCKHAND_KID_FORMAT", "--kid-format", "libtrust",
      "key ID in the token header: libtrust (distribution 2.x) or jwk-thumbprint (3.x)",
      KID(kid_format)},
+    {"DOCKHAND_TLS_CERT", "--tls-cert", NULL,
+     "PEM certificate (then its intermediates) to serve HTTPS with; with DOCKHAND_TLS_KEY",
+     STR(tls_cert)},
+    {"DOCKHAND_TLS_KEY", "--tls-key", NULL,
+     "PEM private key of DOCKHAND_TLS_CERT (neither given: plain HTTP)", STR(tls_key)},
     {"DOCKHAND_FAIL_LIMIT_ACCOUNT", "--fail-limit-account", "10",
      "failed logins per account in the window before 429", INT(fail_limit_account, 1, 1000000)},
     {"DOCKHAND_FAIL_LIMIT_ADDRESS", "--fail-limit-address", "50",
@@ -183,6 +188,11 @@ static int config_fill(struct config *cfg, int *argc, char **argv, FILE *err)
 
     if (strcmp(cfg->output, "text") != 0 && strcmp(cfg->output, "json") != 0) {
         fprintf(err, "dockhand: --output must be text or json\n");
+        return DH_ERR_INVALID;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(err, "dockhand: DOCKHAND_TLS_CERT (--tls-cert) and DOCKHAND_TLS_KEY (--tls-key) "
+                     "go together: give both for HTTPS, or neither for plain HTTP\n");
         return DH_ERR_INVALID;
     }
     if (cfg->workers == 0)

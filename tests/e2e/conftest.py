@@ -9,6 +9,9 @@ instance per module, service `test-registry`, issuer `test-issuer`). Here:
   network), one layer holding `hello.txt` with `content`.
 - `clients`: skopeo and podman with every configuration and state file in a
   temporary directory, so nothing touches the user's or the system's config.
+- `registry_factory(realm, certs_pem, tls=None, ca=None, address="127.0.0.1")`: another
+  registry (module scope) for a dockhand of the test's own, e.g. one serving HTTPS;
+  tls=(cert, key) makes the registry itself HTTPS, ca checks its certificate.
 - `uniq(prefix)`: a fresh lower-case name (projects, robots, repositories) so
   tests sharing one dockhand and one registry never collide.
 - `docker_engine` (session): one private dockerd (helpers.dockerd.Dockerd, Debian's
@@ -97,19 +100,21 @@ def render_registry_config(**values):
 
 
 class Registry:
-    """A running `docker-registry serve` whose auth is dockhand's token realm."""
+    """A running `docker-registry serve` whose auth is dockhand's token realm; with
+    tls=(cert file, key file) it serves HTTPS, its certificate checked against ca."""
 
-    def __init__(self, workdir, realm, certs_pem):
+    def __init__(self, workdir, realm, certs_pem, tls=None, ca=None, address="127.0.0.1"):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.realm = realm
         self.port = free_port()
-        self.host = "127.0.0.1:%d" % self.port
-        self.url = "http://" + self.host
+        self.host = "%s:%d" % (address, self.port)
+        self.url = ("https://" if tls else "http://") + self.host
+        self.verify = ca if (tls and ca) else True
         self.bundle = self.workdir / "rootcerts.pem"
         self.bundle.write_bytes(certs_pem)
         self.config = self.workdir / "config.yml"
-        self.config.write_text(render_registry_config(
+        text = render_registry_config(
             REGISTRY_ADDR=self.host,
             STORAGE_DIR=self.workdir / "storage",
             REALM=realm,
@@ -117,7 +122,12 @@ class Registry:
             ISSUER=ISSUER,
             ROOTCERTBUNDLE=self.bundle,
             LOG_LEVEL="debug",
-        ))
+        )
+        if tls:
+            addr = "  addr: %s\n" % self.host
+            assert addr in text
+            text = text.replace(addr, addr + "  tls:\n    certificate: %s\n    key: %s\n" % tls)
+        self.config.write_text(text)
         self.log_path = self.workdir / "registry.log"
         self.proc = None
 
@@ -136,7 +146,7 @@ class Registry:
                 raise RuntimeError("registry exited with %s:\n%s"
                                    % (self.proc.returncode, self.log()))
             try:
-                r = requests.get(self.url + "/v2/", timeout=2)
+                r = requests.get(self.url + "/v2/", timeout=2, verify=self.verify)
             except requests.RequestException as e:
                 last = e
                 time.sleep(0.05)
@@ -474,6 +484,24 @@ def registry(e2e_tools, dockhand, tmp_path_factory):
     reg.start()
     yield reg
     reg.stop()
+
+
+@pytest.fixture(scope="module")
+def registry_factory(e2e_tools, tmp_path_factory):
+    """registry_factory(realm, certs_pem, tls=None, ca=None, address="127.0.0.1") → a
+    started Registry (stopped at the end of the module)."""
+    made = []
+
+    def make(realm, certs_pem, tls=None, ca=None, address="127.0.0.1"):
+        reg = Registry(tmp_path_factory.mktemp("registry"), realm, certs_pem, tls=tls, ca=ca,
+                       address=address)
+        made.append(reg)
+        reg.start()
+        return reg
+
+    yield make
+    for reg in made:
+        reg.stop()
 
 
 @pytest.fixture(scope="module")

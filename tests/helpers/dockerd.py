@@ -10,7 +10,9 @@ is first on PATH) against that socket, with a client configuration directory of 
 (`DOCKER_CONFIG`), so a `docker login` saves its credentials there and nowhere else.
 `Dockerd.ctr(...)` runs containerd's `ctr` against the engine's containerd.
 
-Only root can run it; `unavailable()` says why when it cannot run here.
+Only root can run it; `unavailable()` says why when it cannot run here. `Dockerd(env=…)`
+adds variables to the daemon's own environment (e.g. `SSL_CERT_FILE`: the engine, not the
+CLI, fetches registry tokens, so it is the daemon that must trust a token realm's CA).
 """
 
 import io
@@ -41,7 +43,7 @@ def unavailable():
 
 
 class Dockerd:
-    def __init__(self, root=None):
+    def __init__(self, root=None, env=None):
         # Short paths: the sockets live below root and a unix socket path has 107 bytes.
         self.root = Path(root or tempfile.mkdtemp(prefix="dh-dockerd-"))
         self.data_root = self.root / "data"
@@ -52,6 +54,7 @@ class Dockerd:
         self.config = self.root / "client"
         self.proc = None
         self._log = None
+        self.daemon_env = dict(env or {})
 
     @property
     def host(self):
@@ -73,7 +76,8 @@ class Dockerd:
              "--storage-driver=vfs", "--data-root", str(self.data_root),
              "--exec-root", str(self.exec_root), "-H", self.host,
              "--pidfile", str(self.pidfile)],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(os.environ, **self.daemon_env) if self.daemon_env else None)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:

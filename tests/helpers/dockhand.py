@@ -107,20 +107,26 @@ class Dockhand:
     """One `dockhand serve` (the `D` of the fixtures).
 
     Attributes: url, port, db, env (the full DOCKHAND_* environment it runs with),
-    keys_dir, log_path, pg, workdir, proc.
+    keys_dir, log_path, pg, workdir, proc, verify.
+
+    With DOCKHAND_TLS_CERT in env the instance speaks HTTPS: url is https://…, and every
+    request this helper makes (readiness, sync, get/post/token) checks the server's
+    certificate against ca (a PEM bundle path; None: the system's trust store), which is
+    also `verify`, for tests' own requests (pass it per request: requests lets
+    REQUESTS_CA_BUNDLE override a Session's `verify`).
     """
 
-    def __init__(self, bin_, pg, db, keys_dir, env, workdir):
+    def __init__(self, bin_, pg, db, keys_dir, env, workdir, ca=None):
         self.bin = bin_
         self.pg = pg
         self.db = db
         self.keys_dir = keys_dir
         self.workdir = workdir
         self.port = int(env["DOCKHAND_LISTEN"].rsplit(":", 1)[1])
-        self.url = "http://127.0.0.1:%d" % self.port
         m = env.get("DOCKHAND_METRICS_LISTEN", "off")
         self.metrics_url = None if m == "off" else "http://%s/metrics" % m
         self.env = env
+        self.ca = ca
         self.log_path = os.path.join(workdir, "dockhand.log")
         self.cli_log_path = os.path.join(workdir, "cli-stderr.log")
         self.proc = None
@@ -129,6 +135,19 @@ class Dockhand:
         self.touched_by = set()
         self.session = requests.Session()
         INSTANCES.append(self)
+
+    @property
+    def tls(self):
+        return bool(self.env.get("DOCKHAND_TLS_CERT"))
+
+    @property
+    def url(self):
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
+
+    @property
+    def verify(self):
+        """requests' `verify` for this instance: its CA bundle, or True."""
+        return self.ca if (self.tls and self.ca) else True
 
     def __repr__(self):
         return "Dockhand(%s, db=%s)" % (self.url, self.db)
@@ -169,7 +188,7 @@ class Dockhand:
                 raise DockhandError("dockhand serve exited with %s before it was ready\n%s"
                                     % (self.proc.returncode, self.log_tail()))
             try:
-                r = requests.get(self.url + "/readyz", timeout=1)
+                r = requests.get(self.url + "/readyz", timeout=1, verify=self.verify)
                 if r.status_code == 200:
                     return self
                 last = "readyz answered %s %r" % (r.status_code, r.text[:200])
@@ -258,7 +277,8 @@ class Dockhand:
         deadline = time.monotonic() + SYNC_TIMEOUT
         while time.monotonic() < deadline:
             try:
-                r = requests.get(self.url + "/healthz", timeout=HTTP_TIMEOUT)
+                r = requests.get(self.url + "/healthz", timeout=HTTP_TIMEOUT,
+                                 verify=self.verify)
                 if r.status_code == 200 and r.json().get("notify_sync", 0) >= n:
                     return
                 if r.status_code != 200:
@@ -353,16 +373,19 @@ class Dockhand:
     # -- HTTP -------------------------------------------------------------
 
     def healthz(self):
-        return requests.get(self.url + "/healthz", timeout=HTTP_TIMEOUT).status_code
+        return requests.get(self.url + "/healthz", timeout=HTTP_TIMEOUT,
+                            verify=self.verify).status_code
 
     def get(self, path, **kw):
         kw.setdefault("timeout", HTTP_TIMEOUT)
         kw.setdefault("allow_redirects", False)
+        kw.setdefault("verify", self.verify)
         return requests.get(self.url + path, **kw)
 
     def post(self, path, **kw):
         kw.setdefault("timeout", HTTP_TIMEOUT)
         kw.setdefault("allow_redirects", False)
+        kw.setdefault("verify", self.verify)
         return requests.post(self.url + path, **kw)
 
     def token(self, scopes=(), auth=None, method="GET", path="/service/token", headers=None,
@@ -383,7 +406,7 @@ class Dockhand:
             fields += [("scope", s) for s in scopes]
             fields += [(k, v) for k, v in extra.items() if v is not None]
             r = requests.get(self.url + path, params=fields, auth=auth, headers=headers,
-                             timeout=timeout, allow_redirects=False)
+                             timeout=timeout, allow_redirects=False, verify=self.verify)
         elif method.upper() == "POST":
             if scopes:
                 fields.append(("scope", " ".join(scopes)))
@@ -392,7 +415,7 @@ class Dockhand:
                            ("password", auth[1])]
             fields += [(k, v) for k, v in extra.items() if v is not None]
             r = requests.post(self.url + path, data=fields, headers=headers, timeout=timeout,
-                              allow_redirects=False)
+                              allow_redirects=False, verify=self.verify)
         else:
             raise ValueError(method)
         try:
@@ -444,12 +467,13 @@ class Factory:
         return d
 
     def __call__(self, db=None, pg=None, keys_dir=None, alg=None, migrate=None, start=True,
-                 **env):
+                 ca=None, **env):
         """A new instance. db: reuse that database (no migrate unless migrate=True);
         otherwise a fresh database is created, migrated and given project "p".
         pg: another PgCluster. keys_dir: use it; alg: a fresh keys dir made by
         `keygen --alg ALG`; neither: the session's ES256 keys. start=False: only
-        prepared (call .start()). Upper-case keyword arguments are DOCKHAND_* settings
+        prepared (call .start()). ca: the CA bundle that checks the instance's certificate
+        when DOCKHAND_TLS_CERT/DOCKHAND_TLS_KEY make it serve HTTPS. Upper-case keyword arguments are DOCKHAND_* settings
         (None removes one)."""
         pg = pg or self.pg
         n = next(_counter)
@@ -483,7 +507,7 @@ class Factory:
                 full.pop(k, None)
             else:
                 full[k] = str(v)
-        d = Dockhand(self.bin, pg, db, keys_dir, full, workdir)
+        d = Dockhand(self.bin, pg, db, keys_dir, full, workdir, ca=ca)
         self.made.append(d)
         if PER_TEST is not None:
             PER_TEST.append(d)
