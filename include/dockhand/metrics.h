@@ -59,6 +59,10 @@ void metric_family(struct jsonw *o, const char *name, const char *type, const ch
 void metric_u64(struct jsonw *o, const char *name, const char *labels, uint64_t v);
 void metric_f64(struct jsonw *o, const char *name, const char *labels, double v);
 
+/* A family of one unlabelled sample: its HELP and TYPE lines, then the sample. */
+void metric_single(struct jsonw *o, const char *name, const char *type, const char *help,
+                   uint64_t v);
+
 /* The _bucket (cumulative, le="..."), _sum and _count lines of a histogram family. */
 void metric_hist_write(struct jsonw *o, const char *name, const char *labels,
                        const struct metric_hist_sum *h);

@@ -120,9 +120,9 @@ static void render_caches(struct server_state *st, struct jsonw *o)
         snprintf(labels, sizeof(labels), "cause=\"%s\"", causes[i].cause);
         metric_u64(o, "dockhand_cache_invalidations_total", labels, change_applied(causes[i].kind));
     }
-    metric_family(o, "dockhand_notify_messages_total", "counter",
-                  "Notifications received from PostgreSQL (LISTEN dockhand).");
-    metric_u64(o, "dockhand_notify_messages_total", NULL, metric_get(&st->notify_messages));
+    metric_single(o, "dockhand_notify_messages_total", "counter",
+                  "Notifications received from PostgreSQL (LISTEN dockhand).",
+                  metric_get(&st->notify_messages));
 }
 
 static void render_db(struct server_state *st, struct jsonw *o)
@@ -135,17 +135,15 @@ static void render_db(struct server_state *st, struct jsonw *o)
     metric_u64(o, "dockhand_db_connections", "state=\"open\"", p.open);
     metric_u64(o, "dockhand_db_connections", "state=\"in_use\"", p.busy);
     metric_u64(o, "dockhand_db_connections", "state=\"max\"", p.size);
-    metric_family(o, "dockhand_db_queued_queries", "gauge",
-                  "Queries waiting for a worker's database connection.");
-    metric_u64(o, "dockhand_db_queued_queries", NULL, p.waiting);
-    metric_family(o, "dockhand_db_queries_total", "counter", "Queries sent by the workers.");
-    metric_u64(o, "dockhand_db_queries_total", NULL, p.queries);
-    metric_family(o, "dockhand_db_query_errors_total", "counter",
-                  "Worker queries that failed: no answer, lost connection, SQL error or deadline.");
-    metric_u64(o, "dockhand_db_query_errors_total", NULL, p.errors);
-    metric_family(o, "dockhand_db_reconnects_total", "counter",
-                  "Worker connections opened again after being up.");
-    metric_u64(o, "dockhand_db_reconnects_total", NULL, p.reconnects);
+    metric_single(o, "dockhand_db_queued_queries", "gauge",
+                  "Queries waiting for a worker's database connection.", p.waiting);
+    metric_single(o, "dockhand_db_queries_total", "counter", "Queries sent by the workers.",
+                  p.queries);
+    metric_single(o, "dockhand_db_query_errors_total", "counter",
+                  "Worker queries that failed: no answer, lost connection, SQL error or deadline.",
+                  p.errors);
+    metric_single(o, "dockhand_db_reconnects_total", "counter",
+                  "Worker connections opened again after being up.", p.reconnects);
     metric_family(o, "dockhand_db_wait_seconds_total", "counter",
                   "Time worker queries waited for a database connection.");
     metric_f64(o, "dockhand_db_wait_seconds_total", NULL, (double)p.wait_ns / 1e9);
@@ -153,38 +151,35 @@ static void render_db(struct server_state *st, struct jsonw *o)
 
 static void render_pools(struct server_state *st, struct jsonw *o)
 {
-    metric_family(o, "dockhand_hash_queue_depth", "gauge",
-                  "Secret verifications waiting for a hashing thread.");
-    metric_u64(o, "dockhand_hash_queue_depth", NULL, (uint64_t)workpool_queued(st->hp));
-    metric_family(o, "dockhand_api_queue_depth", "gauge",
-                  "Admin API requests waiting for an API thread.");
-    metric_u64(o, "dockhand_api_queue_depth", NULL, (uint64_t)workpool_queued(st->ap));
-    metric_family(o, "dockhand_ratelimit_entries", "gauge",
-                  "Failed-login windows held (accounts and addresses).");
-    metric_u64(o, "dockhand_ratelimit_entries", NULL, ratelimit_entries(st->rl, time(NULL)));
-    metric_family(o, "dockhand_ratelimit_capacity", "gauge",
-                  "Failed-login windows the table holds.");
-    metric_u64(o, "dockhand_ratelimit_capacity", NULL, RATELIMIT_SLOTS);
+    metric_single(o, "dockhand_hash_queue_depth", "gauge",
+                  "Secret verifications waiting for a hashing thread.",
+                  (uint64_t)workpool_queued(st->hp));
+    metric_single(o, "dockhand_api_queue_depth", "gauge",
+                  "Admin API requests waiting for an API thread.",
+                  (uint64_t)workpool_queued(st->ap));
+    metric_single(o, "dockhand_ratelimit_entries", "gauge",
+                  "Failed-login windows held (accounts and addresses).",
+                  ratelimit_entries(st->rl, time(NULL)));
+    metric_single(o, "dockhand_ratelimit_capacity", "gauge",
+                  "Failed-login windows the table holds.", RATELIMIT_SLOTS);
 
     struct audit_writer_stats a;
     audit_writer_stats(st->aw, &a);
-    metric_family(o, "dockhand_audit_queue_depth", "gauge", "Audit records waiting to be written.");
-    metric_u64(o, "dockhand_audit_queue_depth", NULL, a.queued);
-    metric_family(o, "dockhand_audit_rows_written_total", "counter", "Audit rows written.");
-    metric_u64(o, "dockhand_audit_rows_written_total", NULL, a.written);
-    metric_family(o, "dockhand_audit_rows_dropped_total", "counter",
-                  "Audit records given up (queue full, refused, or unwritten at exit).");
-    metric_u64(o, "dockhand_audit_rows_dropped_total", NULL, a.dropped);
-    metric_family(o, "dockhand_audit_write_errors_total", "counter",
-                  "Failed audit write attempts (a batch retried counts each time).");
-    metric_u64(o, "dockhand_audit_write_errors_total", NULL, a.write_errors);
+    metric_single(o, "dockhand_audit_queue_depth", "gauge", "Audit records waiting to be written.",
+                  a.queued);
+    metric_single(o, "dockhand_audit_rows_written_total", "counter", "Audit rows written.",
+                  a.written);
+    metric_single(o, "dockhand_audit_rows_dropped_total", "counter",
+                  "Audit records given up (queue full, refused, or unwritten at exit).", a.dropped);
+    metric_single(o, "dockhand_audit_write_errors_total", "counter",
+                  "Failed audit write attempts (a batch retried counts each time).",
+                  a.write_errors);
 }
 
 static void render_keys(struct server_state *st, struct jsonw *o)
 {
     const struct keyring *ring = atomic_load(&st->ring);
-    metric_family(o, "dockhand_signing_keys", "gauge", "Signing keys loaded.");
-    metric_u64(o, "dockhand_signing_keys", NULL, ring ? ring->n : 0);
+    metric_single(o, "dockhand_signing_keys", "gauge", "Signing keys loaded.", ring ? ring->n : 0);
     if (ring && ring->n) {
         metric_family(o, "dockhand_signing_key_age_seconds", "gauge",
                       "Age of the key that signs (its certificate's notBefore).");

@@ -68,6 +68,13 @@ void metric_f64(struct jsonw *o, const char *name, const char *labels, double v)
     jsonw_raw(o, buf);
 }
 
+void metric_single(struct jsonw *o, const char *name, const char *type, const char *help,
+                   uint64_t v)
+{
+    metric_family(o, name, type, help);
+    metric_u64(o, name, NULL, v);
+}
+
 void metric_hist_write(struct jsonw *o, const char *name, const char *labels,
                        const struct metric_hist_sum *h)
 {

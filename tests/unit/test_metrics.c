@@ -47,6 +47,11 @@ static void test_samples(void)
                               "a_total 18446744073709551615\na_total{k=\"v\"} 0\nb_seconds 0.25\n");
     jsonw_deinit(&o);
 
+    jsonw_init(&o);
+    metric_single(&o, "c_bytes", "gauge", "Size.", 42);
+    CHECK_STR(jsonw_text(&o), "# HELP c_bytes Size.\n# TYPE c_bytes gauge\nc_bytes 42\n");
+    jsonw_deinit(&o);
+
     metric_t c = 0;
     metric_add(&c, 3);
     metric_add_shared(&c, 4);
