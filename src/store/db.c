@@ -383,6 +383,9 @@ int db_migrate(PGconn *db, bool verbose)
         if (verbose)
             printf("applied %s\n", migrations[i].name);
     }
+    /* The audit log's daily partitions, made ahead (the audit writers make them too). */
+    if (db_simple(db, "SELECT dockhand_audit_partitions_ahead()") < 0)
+        return DH_ERR_DB;
     return 0;
 fail:
     db_rollback(db);
