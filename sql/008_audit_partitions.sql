@@ -67,11 +67,13 @@ END $$;
 -- Makes the missing daily partitions from today to today + p_days (UTC days) and returns
 -- how many it made. Nothing missing: a few catalog look-ups, no lock. Two callers at
 -- once (two instances' writers, a migrate) are serialised by an advisory lock, and the
--- second finds the first one's partitions.
+-- second finds the first one's partitions: it looks in pg_class with each statement's
+-- own snapshot (to_regclass could answer from this session's cache of "no such table").
 CREATE FUNCTION dockhand_audit_partitions_ahead(p_days integer DEFAULT 7)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     today date := (now() AT TIME ZONE 'UTC')::date;
+    ns oid := (SELECT relnamespace FROM pg_class WHERE oid = 'audit_log'::regclass);
     d date;
     part_name text;
     locked boolean := false;
@@ -80,11 +82,14 @@ BEGIN
     FOR i IN 0 .. greatest(p_days, 0) LOOP
         d := today + i;
         part_name := 'audit_log_p' || to_char(d, 'YYYYMMDD');
-        CONTINUE WHEN to_regclass(quote_ident(part_name)) IS NOT NULL;
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relname = part_name
+                              AND relnamespace = ns);
         IF NOT locked THEN
-            -- 'dockhand audit partitions', as a number
+            -- migrate's lock key + 1
             PERFORM pg_advisory_xact_lock(7234316232706246757);
             locked := true;
+            CONTINUE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relname = part_name
+                                  AND relnamespace = ns);
         END IF;
         BEGIN
             PERFORM dockhand_audit_partition_add(part_name, d::timestamp AT TIME ZONE 'UTC',
