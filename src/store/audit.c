@@ -227,8 +227,8 @@ int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct store_err *
     /* Drops the partitions wholly before the time, deletes the older rows of the one that
      * straddles it and of the DEFAULT partition, and records the prune: one statement,
      * one transaction (sql/008_audit_partitions.sql). */
-    PGresult *r = db_exec(db, PGRES_TUPLES_OK, "SELECT dockhand_audit_prune(to_timestamp($1))",
-                          1, p);
+    PGresult *r =
+        db_exec(db, PGRES_TUPLES_OK, "SELECT dockhand_audit_prune(to_timestamp($1))", 1, p);
     if (!r)
         return store_internal(err);
     *deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
