@@ -78,7 +78,11 @@ struct audit_record {
 };
 
 /* Deletes the records older than before (Unix seconds) and records that it did
- * (operation "prune", type "audit"), in one transaction. *deleted gets the count. */
+ * (operation "prune", type "audit"), in one transaction. *deleted gets the count. The
+ * log is partitioned by day (sql/008_audit_partitions.sql): partitions wholly before
+ * the time are dropped, the one that straddles it and the DEFAULT partition lose their
+ * older rows by DELETE. The drops hold an exclusive lock on audit_log to the commit (a
+ * few milliseconds, after the counting and deleting). */
 int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct store_err *err) DH_MUST_CHECK;
 
 /* A page of records matching f, newest first, into *out (*n of them; free with

@@ -224,21 +224,11 @@ int audit_prune(PGconn *db, int64_t before, int64_t *deleted, struct store_err *
     snprintf(bbuf, sizeof(bbuf), "%" PRId64, before);
     const char *p[] = {bbuf};
     *deleted = 0;
-    /* The delete and the record of it, in one statement (one transaction). */
-    PGresult *r = db_exec(db, PGRES_TUPLES_OK,
-                          "WITH gone AS (DELETE FROM audit_log WHERE op_time < to_timestamp($1)"
-                          "              RETURNING 1),"
-                          " n AS (SELECT count(*) AS c FROM gone)"
-                          " INSERT INTO audit_log (username, operation, resource_type, resource,"
-                          "  client_ip, request_id, detail)"
-                          " SELECT coalesce(nullif(current_setting('dockhand.actor', true), ''),"
-                          "                 'db:' || current_user),"
-                          "  'prune', 'audit', 'audit_log',"
-                          "  nullif(current_setting('dockhand.client_ip', true), ''),"
-                          "  nullif(current_setting('dockhand.request_id', true), ''),"
-                          "  jsonb_build_object('before', to_timestamp($1), 'deleted', n.c)"
-                          " FROM n RETURNING (detail->>'deleted')::bigint",
-                          1, p);
+    /* Drops the partitions wholly before the time, deletes the older rows of the one that
+     * straddles it and of the DEFAULT partition, and records the prune: one statement,
+     * one transaction (sql/008_audit_partitions.sql). */
+    PGresult *r =
+        db_exec(db, PGRES_TUPLES_OK, "SELECT dockhand_audit_prune(to_timestamp($1))", 1, p);
     if (!r)
         return store_internal(err);
     *deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);

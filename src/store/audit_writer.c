@@ -25,6 +25,8 @@
 #define AUDIT_TRIM_AFTER 10000       /* a backlog this long, once written, gives its memory back */
 #define LAST_USED_EVERY_MS 60000     /* a robot's last_used moves at most this often */
 #define LAST_USED_SLOTS 16384        /* robots whose last move is remembered (direct-mapped) */
+#define AHEAD_EVERY_MS 3600000       /* how often the audit log's partitions are made ahead */
+#define AHEAD_RETRY_MS 60000         /* the next try after that failed */
 
 static void rec_list_free(struct audit_rec *r)
 {
@@ -52,6 +54,7 @@ struct audit_writer {
     PGconn *conn; /* the thread's */
     int backoff_ms;
     bool down_logged;
+    int64_t ahead_at; /* clock_mono_ms when the partitions are next made ahead; 0: now */
     /* When the writer last moved a robot's last_used: one robot per slot, a newcomer
      * takes the slot (the one it pushed out is then only moved again sooner). */
     struct {
@@ -175,7 +178,40 @@ static bool writer_connect(struct audit_writer *w)
         }
         return false;
     }
+    w->ahead_at = 0; /* a new connection (maybe a new primary, a restored database) */
     return true;
+}
+
+/* The audit log's daily partitions, made ahead (dockhand_audit_partitions_ahead in
+ * sql/008_audit_partitions.sql): at every new connection and then every AHEAD_EVERY_MS,
+ * so that the days to come have their partitions however long ago `migrate` ran. A
+ * failure is logged and tried again sooner; rows whose day has no partition meanwhile go
+ * to the DEFAULT partition, never lost. The call is a few catalog look-ups when nothing
+ * is missing. */
+static void partitions_ahead(struct audit_writer *w)
+{
+    bool connected = writer_connect(w);
+    int64_t now = (int64_t)clock_mono_ms();
+    w->ahead_at = now + AHEAD_RETRY_MS;
+    if (!connected)
+        return;
+    PGresult *res = PQexec(w->conn, "SELECT dockhand_audit_partitions_ahead()");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        w->ahead_at = now + AHEAD_EVERY_MS;
+        int made = atoi(PQgetvalue(res, 0, 0));
+        if (made > 0)
+            log_info("audit: made %d daily partition(s) of the audit log ahead", made);
+    } else {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(w->conn));
+        msg[strcspn(msg, "\n")] = '\0';
+        log_warn("audit: making the audit log's partitions ahead failed: %s", msg);
+        if (PQstatus(w->conn) != CONNECTION_OK) {
+            PQfinish(w->conn);
+            w->conn = NULL;
+        }
+    }
+    PQclear(res);
 }
 
 /* Whether a failed statement is worth retrying on the same or a new connection. */
@@ -375,6 +411,11 @@ static int write_batch(struct audit_writer *w, struct audit_rec *r, int k)
 {
     if (!writer_connect(w))
         return 0;
+    if ((int64_t)clock_mono_ms() >= w->ahead_at) {
+        partitions_ahead(w);
+        if (!writer_connect(w))
+            return 0;
+    }
     enum write_result res = copy_rows(w, r, k);
     if (res == WRITE_OK) {
         uint64_t rows = 0;
@@ -415,12 +456,22 @@ static void *writer_main(void *arg)
 
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->head && !w->stop)
-            pthread_cond_wait(&w->wake, &w->mu);
+        struct timespec ts;
+        /* Idle: wait for a record, or until the partitions are due (at the start, then
+         * hourly). */
+        while (!w->head && !w->stop) {
+            if ((int64_t)clock_mono_ms() >= w->ahead_at) {
+                pthread_mutex_unlock(&w->mu);
+                partitions_ahead(w);
+                pthread_mutex_lock(&w->mu);
+                continue;
+            }
+            deadline_at(&ts, w->ahead_at);
+            pthread_cond_timedwait(&w->wake, &w->mu, &ts);
+        }
         if (!w->head)
             break;
         /* A partial batch waits until its oldest record is flush_ms old. */
-        struct timespec ts;
         deadline_at(&ts, w->head->mono_ms + w->flush_ms);
         while (w->n < AUDIT_BATCH_MAX && !w->stop &&
                pthread_cond_timedwait(&w->wake, &w->mu, &ts) != ETIMEDOUT)

@@ -333,10 +333,17 @@ int db_schema_version_of(const PGresult *r)
 
 int db_migrate(PGconn *db, bool verbose)
 {
-    if (db_simple(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    /* Under the lock too: two migrates of a fresh database would both try to create
+     * the table, and one would fail (a duplicate in pg_type). */
+    if (db_begin(db) < 0)
+        return DH_ERR_DB;
+    if (db_simple(db, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")") < 0 ||
+        db_simple(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                       " version integer PRIMARY KEY,"
                       " name text NOT NULL,"
                       " applied_at timestamptz NOT NULL DEFAULT now())") < 0)
+        goto fail;
+    if (db_commit(db) < 0)
         return DH_ERR_DB;
 
     for (int i = 0; migrations[i].name; i++) {
@@ -383,6 +390,9 @@ int db_migrate(PGconn *db, bool verbose)
         if (verbose)
             printf("applied %s\n", migrations[i].name);
     }
+    /* The audit log's daily partitions, made ahead (the audit writers make them too). */
+    if (db_simple(db, "SELECT dockhand_audit_partitions_ahead()") < 0)
+        return DH_ERR_DB;
     return 0;
 fail:
     db_rollback(db);
