@@ -145,6 +145,19 @@ class Dockerd:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def _mounts_below_root(self):
+        prefix = str(self.root.resolve()) + "/"
+        mounts = []
+        try:
+            with open("/proc/self/mounts") as f:
+                for line in f:
+                    target = line.split()[1].replace("\\040", " ")
+                    if target.startswith(prefix):
+                        mounts.append(target)
+        except OSError:
+            pass
+        return sorted(mounts, key=len, reverse=True)
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -156,6 +169,11 @@ class Dockerd:
         if self._log:
             self._log.close()
             self._log = None
+        # dockerd leaves its default network namespace (exec-root/netns/default, an nsfs
+        # bind mount) and, killed, maybe overlay mounts: unmount what is below root
+        # (deepest first), or rm fails with EBUSY.
+        for mnt in self._mounts_below_root():
+            subprocess.run(["umount", "-l", mnt], check=False, capture_output=True)
         # vfs keeps plain directories; a container's leftovers may be read-only.
         subprocess.run(["rm", "-rf", str(self.root)], check=False)
         if self.root.exists():
