@@ -8,6 +8,7 @@ killed instance comes back and serves again. The figures go to the suite's figur
 import base64
 import collections
 import json
+import re
 import threading
 import time
 
@@ -22,6 +23,9 @@ SERVER = {"dockhand": "dockhand1", "dockhand2": "dockhand2", "dockhand3": "dockh
 ADMIN, ADMIN_PASSWORD = "ops", "Passw0rd-long-enough"
 PROPAGATION_LIMIT_MS = 100
 SERVICE = "dockhand-registry"
+# haproxy's httplog: ... actconn/feconn/beconn/srv_conn/retries (a "+" when redispatched)
+# srv_queue/backend_queue "request line"
+RETRIES = re.compile(r' \d+/\d+/\d+/\d+/\+?(\d+) \d+/\d+ "GET /service/token')
 
 
 def claims(token):
@@ -219,7 +223,10 @@ def test_kill_one_instance_during_token_stream(lb):
         for t in threads:
             t.join(30)
     t_end = time.monotonic()
+    retried = [int(m.group(1)) for m in RETRIES.finditer(
+        lb.compose("logs", "--no-color", "haproxy").stdout)]
     figure("stream", {
+        "token_requests_retried_by_balancer": sum(1 for n in retried if n > 0),
         "requests": stats["requests"], "failures": len(failures), "wrong_grants": len(wrong),
         "seconds": round(t_end - t_begin, 1),
         "requests_per_s": round(stats["requests"] / (t_end - t_begin)),
@@ -228,6 +235,8 @@ def test_kill_one_instance_during_token_stream(lb):
         "restart_to_served_through_lb_ms": round((t_served - t_start) * 1000),
         "per_instance": dict(collections.Counter(s for _, s in served)),
     })
+    # The kill was felt: requests the balancer sent to the dead instance went elsewhere.
+    assert any(n > 0 for n in retried), "no retried request in haproxy's log"
     assert not failures, failures[:5]
     assert not wrong, wrong[:3]
     assert stats["requests"] > 100

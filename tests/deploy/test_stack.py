@@ -5,12 +5,13 @@ the stack's registry, dockhand's container stopped and started again (the robot 
 works: nothing lived in the container), then everything torn down with its volumes."""
 
 import json
+import subprocess
 import time
 
 import pytest
 import requests
 
-from helpers.compose import figure, wait_for
+from helpers.compose import COMPOSE, DOCKER_DIR, figure, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +86,22 @@ def test_login_push_pull_restart(stack):
                  "login after the restart", step=0.5)
     engine.docker("rmi", ref, other, check=True)
     engine.docker("pull", ref, check=True)
+
+
+@pytest.mark.parametrize("files,profiles", [
+    (["compose.yml", "compose.bridge.yml"], []),
+    (["compose.yml", "compose.bridge.yml"], ["lb"]),
+    (["compose.yml", "compose.local.yml", "compose.bridge.yml"], ["lb"]),
+    (["compose.yml", "compose.local.yml", "compose.host.yml"], ["lb"]),
+])
+def test_compose_files_combine(files, profiles):
+    """Every documented combination is a valid compose project (`config -q`), also the
+    official images' one, which this machine cannot pull."""
+    cmd = [COMPOSE, "-p", "dhconfig"]
+    for f in files:
+        cmd += ["-f", str(DOCKER_DIR / f)]
+    for p in profiles:
+        cmd += ["--profile", p]
+    p = subprocess.run(cmd + ["config", "-q"], capture_output=True, text=True, timeout=60,
+                       cwd=str(DOCKER_DIR))
+    assert p.returncode == 0, p.stderr
