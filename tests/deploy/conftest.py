@@ -7,16 +7,10 @@ per session in a private Docker engine, and compose stacks made from docker/comp
   cached in ${XDG_CACHE_HOME:-~/.cache}/dockhand, made when absent), then
   `docker-compose build` of postgres, registry, haproxy and dockhand from
   docker/compose.local.yml. Build times go to the figures file.
-- `stack_factory` (session): stack_factory(name, profiles=()) → Stack, a compose project
-  on docker/compose.yml + compose.local.yml + compose.host.yml (host networking; each
-  port free, chosen here, passed in the environment); every stack is torn down with
-  its volumes (`down -v`) at the end of the session, and the suite checks nothing of it
-  is left.
-
-Stack: .compose(*args) (check=True), .exec(service, *cmd, input=None) → stdout,
-.container(service) → id, .wait_healthy(service), .ports {PG, DOCKHAND1..3, REGISTRY,
-LB}, .url(service), .up_setup() (postgres, then the one-shot migrate and keygen),
-.down(), .logs().
+- `stack_factory` (session): stack_factory(name, profiles=()) → helpers.compose.Stack, a
+  compose project on docker/compose.yml + compose.local.yml + compose.host.yml (host
+  networking, free ports); every stack is torn down with its volumes (`down -v`) at the
+  end of the session, and the suite checks that no container or volume is left.
 
 Figures (times, request counts) are written to $DEPLOY_FIGURES (JSON) when it is set
 (meson sets <build>/tests/deploy-figures.json) and printed at the end of the session.
@@ -38,7 +32,7 @@ BUILD_TIMEOUT = 1200
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory):
+def engine():
     reason = dockerd.unavailable()
     if reason:
         pytest.skip(reason)

@@ -32,12 +32,16 @@ def login(engine, registry, user, secret):
     return engine.docker("login", "-u", user, "--password-stdin", registry, input=secret)
 
 
-def test_image_runs_as_non_root_with_readiness_check(stack):
+def test_image_non_root_one_key_ready(stack):
     cid = stack.container("dockhand")
     cfg = json.loads(stack.engine.docker("inspect", cid, check=True).stdout)[0]["Config"]
     assert cfg["User"] == "dockhand"
     assert stack.exec("dockhand", "id", "-u").strip() != "0"
     assert "dockhand-probe" in cfg["Healthcheck"]["Test"]
+    # keygen ran twice (run, then up) and made one key.
+    keys = stack.exec("dockhand", "ls", "/keys").split()
+    assert len([k for k in keys if k.endswith(".crt")]) == 1, keys
+    assert len([k for k in keys if k.endswith(".key")]) == 1, keys
     r = requests.get(stack.url("DOCKHAND1") + "/readyz", timeout=5)
     assert r.status_code == 200 and r.json()["status"] == "ready", r.text
     # Runtime libraries only: no compiler, no headers.
