@@ -87,6 +87,10 @@ def test_login_push_pull_through_balancer(lb):
     engine.docker("pull", ref, check=True)
     engine.docker("rmi", ref, check=True)
     engine.docker("logout", registry)
+    # Each instance counts its own tokens on a metrics port of its own.
+    for n in (1, 2, 3):
+        r = requests.get(lb.url("METRICS%d" % n) + "/metrics", timeout=5)
+        assert r.status_code == 200 and "dockhand_token_requests_total" in r.text, r.text[:300]
 
 
 def test_disable_refused_everywhere_within_100ms(lb):

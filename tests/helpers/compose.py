@@ -5,7 +5,7 @@ in the environment) against a helpers.dockerd.Dockerd.
 
 Stack(engine, name, profiles=()): .compose(*args, check=True, input=None) → CompletedProcess,
 .exec(service, *cmd, input=None) → stdout, .container(service) → id, .health(service),
-.wait_healthy(*services), .ports {PG, DOCKHAND1..3, REGISTRY, LB}, .url(key),
+.wait_healthy(*services), .ports {PG, DOCKHAND1..3, REGISTRY, LB, METRICS1..3}, .url(key),
 .up_setup() (postgres, then the one-shot migrate and keygen, each exit 0), .logs(), .down()
 (`down -v`). figure(key, value) records a figure of the run (FIGURES); wait_for(pred,
 timeout, what) polls; get_ok(url) is True on a 200.
@@ -49,13 +49,16 @@ class Stack:
         self.engine = engine
         self.project = name
         self.profiles = list(profiles)
-        pg, d1, d2, d3, reg, lb = free_ports(6)
+        pg, d1, d2, d3, reg, lb, m1, m2, m3 = free_ports(9)
         self.ports = {"PG": pg, "DOCKHAND1": d1, "DOCKHAND2": d2, "DOCKHAND3": d3,
-                      "REGISTRY": reg, "LB": lb}
+                      "REGISTRY": reg, "LB": lb, "METRICS1": m1, "METRICS2": m2,
+                      "METRICS3": m3}
         realm_port = lb if "lb" in self.profiles else d1
         self.env = engine.env(
             PG_PORT=str(pg), DOCKHAND1_PORT=str(d1), DOCKHAND2_PORT=str(d2),
             DOCKHAND3_PORT=str(d3), REGISTRY_PORT=str(reg), LB_PORT=str(lb),
+            DOCKHAND1_METRICS_PORT=str(m1), DOCKHAND2_METRICS_PORT=str(m2),
+            DOCKHAND3_METRICS_PORT=str(m3),
             DOCKHAND_PUBLIC_REALM="http://127.0.0.1:%d/service/token" % realm_port,
             # Behind the balancer every client has its address (no X-Forwarded-For).
             DOCKHAND_FAIL_LIMIT_ADDRESS="1000000" if "lb" in self.profiles else "50",
