@@ -136,7 +136,11 @@ def test_disable_refused_everywhere_within_100ms(lb):
     for t in threads:
         t.join(30)
 
-    lags = {}
+    # The change reached instance i at some time T_i between the sending of its last
+    # granted request and the answer to its first refused one: lags are that upper
+    # bound (what the 100 ms is checked against), floors the lower one (the rest is the
+    # polling request's own time, which grows with the machine's load).
+    lags, floors = {}, {}
     for i in INSTANCES:
         rows = results[i]
         assert all(code in (200, 401, 429) for _, _, code in rows), (i, rows)
@@ -148,9 +152,11 @@ def test_disable_refused_everywhere_within_100ms(lb):
         granted_after = [t for t, _, code in rows if code == 200 and t >= t_done[0]]
         if granted_after:
             lags[i] = max(lags[i], (max(granted_after) - t_done[0]) * 1000)
+        floors[i] = (max(granted_after) - t_done[0]) * 1000 if granted_after else 0.0
     worst = max(lags.values())
     figure("disable_propagation_ms", {SERVER[i]: round(v, 1) for i, v in lags.items()})
     figure("disable_propagation_worst_ms", round(worst, 1))
+    figure("disable_propagation_floor_ms", {SERVER[i]: round(v, 1) for i, v in floors.items()})
     assert worst <= PROPAGATION_LIMIT_MS, lags
 
 
