@@ -23,9 +23,6 @@ void audit_writer_push(struct audit_writer *w, const struct audit_entry *e);
  * moves, at most once a minute, without an audit row. Never blocks. Thread-safe. */
 void audit_writer_used(struct audit_writer *w, int64_t robot_id);
 
-/* Records dropped because the queue was full (also logged). */
-uint64_t audit_writer_dropped(struct audit_writer *w);
-
 /* For the metrics: records waiting, rows written, records dropped, failed writes (a batch
  * that failed and was retried counts once per attempt). */
 struct audit_writer_stats {

@@ -44,7 +44,7 @@ struct audit_writer {
     pthread_cond_t wake; /* to the thread: first record, a full batch, or stop */
     struct audit_rec *head, *tail;
     size_t n;         /* records queued (read without the lock by push) */
-    uint64_t dropped; /* read without the lock by audit_writer_dropped */
+    uint64_t dropped; /* read without the lock by audit_writer_stats */
     uint64_t written; /* rows, and failed write attempts: the thread's, read relaxed */
     uint64_t write_errors;
     bool stop;
@@ -150,11 +150,6 @@ void audit_writer_stats(struct audit_writer *w, struct audit_writer_stats *s)
     s->written = __atomic_load_n(&w->written, __ATOMIC_RELAXED);
     s->dropped = __atomic_load_n(&w->dropped, __ATOMIC_RELAXED);
     s->write_errors = __atomic_load_n(&w->write_errors, __ATOMIC_RELAXED);
-}
-
-uint64_t audit_writer_dropped(struct audit_writer *w)
-{
-    return w ? __atomic_load_n(&w->dropped, __ATOMIC_RELAXED) : 0;
 }
 
 static void deadline_at(struct timespec *ts, int64_t ms)
