@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 passed = failed = skipped = 0
 # meson tests that run pytest with --junitxml=<build>/tests/<name>.xml
-PYTEST_SUITES = ('integration', 'e2e', 'deploy', 'modgraph-selftest')
+PYTEST_SUITES = ('integration', 'e2e', 'hardening', 'soak', 'deploy', 'modgraph-selftest')
 
 
 def node_tap(path):
