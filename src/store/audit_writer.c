@@ -43,7 +43,8 @@
 #define LAST_USED_SLOTS 16384        /* robots whose last move is remembered (direct-mapped) */
 #define AHEAD_EVERY_MS 3600000       /* how often the audit log's partitions are made ahead */
 #define AHEAD_RETRY_MS 60000         /* the next try after that failed */
-#define REPORT_EVERY_MS 1000         /* overflow counts are logged at most this often */
+#define INDEX_LOCK_KEY "7234316232706246758" /* migrate's lock key + 2: one index builder */
+#define REPORT_EVERY_MS 1000                 /* overflow counts are logged at most this often */
 #define SPILL_MAGIC "dockhand-audit-spill 1 "
 #define SPILL_ID_LEN 32           /* hex digits of a spill file's id */
 #define SPILL_CHUNK_MAX (4 << 20) /* bytes of the spill file replayed in one transaction */
@@ -95,6 +96,13 @@ struct audit_writer {
     char spill_id[SPILL_ID_LEN + 1];
     char spill_old_id[SPILL_ID_LEN + 1]; /* an emptied file's id whose row is to delete */
     bool replay_one;                     /* the last chunk was refused: one line at a time */
+    /* A cold partition's username index being built (sql/011_audit_writer.sql), on a
+     * connection of its own so that the COPYs never wait for it: idx_step 1 drops an
+     * invalid one, 2 creates it; 0: nothing under way. */
+    PGconn *idx_conn;
+    int idx_step;
+    bool idx_invalid;
+    char idx_part[64];
     /* When the writer last moved a robot's last_used: one robot per slot, a newcomer
      * takes the slot (the one it pushed out is then only moved again sooner). */
     struct {
@@ -446,6 +454,8 @@ static bool writer_connect(struct audit_writer *w)
  * failure is logged and tried again sooner; rows whose day has no partition meanwhile go
  * to the DEFAULT partition, never lost. The call is a few catalog look-ups when nothing
  * is missing. */
+static void index_start(struct audit_writer *w);
+
 static void partitions_ahead(struct audit_writer *w)
 {
     bool connected = writer_connect(w);
@@ -459,6 +469,9 @@ static void partitions_ahead(struct audit_writer *w)
         int made = atoi(PQgetvalue(res, 0, 0));
         if (made > 0)
             log_info("audit: made %d daily partition(s) of the audit log ahead", made);
+        PQclear(res);
+        res = NULL;
+        index_start(w);
     } else {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(w->conn));
@@ -470,6 +483,113 @@ static void partitions_ahead(struct audit_writer *w)
         }
     }
     PQclear(res);
+}
+
+/* ---- username indexes of the cold partitions ------------------------------------------ */
+
+static void index_end(struct audit_writer *w, const char *why)
+{
+    if (why)
+        log_warn("audit: indexing the audit log's partition %s failed: %s", w->idx_part, why);
+    PQfinish(w->idx_conn); /* the session's advisory lock goes with it */
+    w->idx_conn = NULL;
+    w->idx_step = 0;
+}
+
+/* Sends the statement of the current step (without waiting). */
+static void index_send(struct audit_writer *w)
+{
+    char sql[256];
+    char *ident = PQescapeIdentifier(w->idx_conn, w->idx_part, strlen(w->idx_part));
+    char name[80];
+    snprintf(name, sizeof(name), "%s_username", w->idx_part);
+    char *iname = PQescapeIdentifier(w->idx_conn, name, strlen(name));
+    if (!ident || !iname) {
+        PQfreemem(ident);
+        PQfreemem(iname);
+        index_end(w, "out of memory");
+        return;
+    }
+    if (w->idx_step == 1)
+        snprintf(sql, sizeof(sql), "DROP INDEX CONCURRENTLY IF EXISTS %s", iname);
+    else
+        snprintf(sql, sizeof(sql),
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (username, op_time DESC, id "
+                 "DESC)",
+                 iname, ident);
+    PQfreemem(ident);
+    PQfreemem(iname);
+    if (PQsendQuery(w->idx_conn, sql) != 1)
+        index_end(w, PQerrorMessage(w->idx_conn));
+}
+
+/* Looks for a cold partition without its username index (on the writer's connection, a
+ * catalog query) and starts building it on a new connection, unless another instance
+ * holds the builder's lock. */
+static void index_start(struct audit_writer *w)
+{
+    if (w->idx_conn)
+        return;
+    PGresult *res = PQexec(w->conn, "SELECT part, invalid FROM dockhand_audit_cold_unindexed()");
+    bool found = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (found) {
+        snprintf(w->idx_part, sizeof(w->idx_part), "%s", PQgetvalue(res, 0, 0));
+        w->idx_invalid = PQgetvalue(res, 0, 1)[0] == 't';
+    }
+    PQclear(res);
+    if (!found)
+        return;
+    char msg[256];
+    w->idx_conn = db_open(w->conninfo, DB_ROLE_AUDIT, 0, msg, sizeof(msg));
+    if (!w->idx_conn)
+        return;
+    res = PQexec(w->idx_conn, "SELECT pg_try_advisory_lock(" INDEX_LOCK_KEY ")");
+    bool locked = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!locked) {
+        index_end(w, NULL); /* another instance builds it */
+        return;
+    }
+    log_info("audit: indexing the audit log's partition %s by username (its day is over)",
+             w->idx_part);
+    w->idx_step = w->idx_invalid ? 1 : 2;
+    index_send(w);
+}
+
+/* Moves the build on when its statement has finished; never waits. */
+static void index_poll(struct audit_writer *w)
+{
+    if (!w->idx_conn)
+        return;
+    if (PQconsumeInput(w->idx_conn) != 1) {
+        index_end(w, PQerrorMessage(w->idx_conn));
+        return;
+    }
+    if (PQisBusy(w->idx_conn))
+        return;
+    PGresult *res;
+    bool ok = true;
+    char why[256] = "";
+    while ((res = PQgetResult(w->idx_conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            ok = false;
+            snprintf(why, sizeof(why), "%s", PQresultErrorMessage(res));
+            why[strcspn(why, "\n")] = '\0';
+        }
+        PQclear(res);
+    }
+    if (!ok) {
+        index_end(w, why);
+        return;
+    }
+    if (w->idx_step == 1) {
+        w->idx_step = 2;
+        index_send(w);
+        return;
+    }
+    log_info("audit: the audit log's partition %s is indexed by username", w->idx_part);
+    index_end(w, NULL);
+    w->ahead_at = 0; /* another one may be missing: look again */
 }
 
 /* Whether a failed statement is worth retrying on the same or a new connection. */
@@ -949,6 +1069,7 @@ static void *writer_main(void *arg)
             }
             pthread_mutex_unlock(&w->mu);
             overflow_report(w, false);
+            index_poll(w);
             pthread_mutex_lock(&w->mu);
             int64_t until = now + REPORT_EVERY_MS;
             if (w->ahead_at < until)
@@ -988,6 +1109,7 @@ static void *writer_main(void *arg)
             rest = next;
         }
         overflow_report(w, false);
+        index_poll(w);
         /* Caught up (the queue under half its bound): a chunk of the spill file. */
         int64_t now = (int64_t)clock_mono_ms();
         if (!rest && !w->stop && now >= replay_at &&
@@ -1042,6 +1164,15 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&w->mu);
     overflow_report(w, true);
+    if (w->idx_conn) { /* an interrupted build leaves an invalid index: dropped next time */
+        PGcancel *c = PQgetCancel(w->idx_conn);
+        char buf[256];
+        if (c) {
+            PQcancel(c, buf, sizeof(buf));
+            PQfreeCancel(c);
+        }
+        index_end(w, NULL);
+    }
     PQfinish(w->conn);
     w->conn = NULL;
     return NULL;
