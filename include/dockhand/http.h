@@ -58,6 +58,7 @@ struct pgpool;
 struct audit_writer;
 struct workpool;
 struct tls;
+struct realm_park;
 
 /* Process-wide state, read-only after start except where atomic or locked inside. */
 struct server_state {
@@ -96,7 +97,8 @@ struct worker {
     atomic_int inflight;
     uint64_t reqno;
     char rid_prefix[12];
-    enum route_group route; /* the group of the request being routed (http_ctx_init reads it) */
+    enum route_group route;  /* the group of the request being routed (http_ctx_init reads it) */
+    struct realm_park *park; /* token requests waiting for room in the audit queue (realm.c) */
     struct worker_metrics m;
 };
 
