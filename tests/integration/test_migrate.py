@@ -70,7 +70,7 @@ def test_versions_are_the_numbers_of_the_file_names(dockhand_factory):
     """A migration's version is the number its file name starts with, not its place in
     the list: a database keeps its numbering when a lower-numbered file lands later."""
     d = dockhand_factory(start=False)
-    rows = d.sql("SELECT version || ':' || name FROM schema_migrations ORDER BY 1").split()
+    rows = d.sql("SELECT version || ':' || name FROM schema_migrations ORDER BY version").split()
     names = sorted(f for f in os.listdir(os.path.join(ROOT, "sql")) if f.endswith(".sql"))
     assert rows == ["%d:%s" % (int(f.split("_")[0]), f) for f in names], rows
     assert "3:003_sessions.sql" in rows
