@@ -44,3 +44,6 @@ int cidr_list_parse(const char *text, struct cidr **out, size_t *n, size_t *bad)
 /* Writes net as PostgreSQL's cidr type prints it ("10.0.0.0/8", "2001:db8::/32",
  * "::1/128") into out (CIDR_TEXT_MAX bytes are enough); returns out. */
 char *cidr_format(const struct cidr *net, char *out, size_t cap);
+
+/* Writes an address (no prefix) as inet_ntop(3) does ("10.0.0.1", "2001:db8::1"). */
+char *cidr_addr_format(const struct cidr *addr, char *out, size_t cap);

@@ -428,7 +428,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
     }
     t->w = w;
     http_ctx_init(&t->http, w, req);
-    http_client_address(req, t->client_ip, sizeof(t->client_ip));
+    http_client_address(&t->http, t->client_ip, sizeof(t->client_ip));
 
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST) {

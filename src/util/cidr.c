@@ -152,3 +152,12 @@ char *cidr_format(const struct cidr *net, char *out, size_t cap)
     snprintf(out, cap, "%s/%u", addr, (unsigned)net->prefix);
     return out;
 }
+
+char *cidr_addr_format(const struct cidr *addr, char *out, size_t cap)
+{
+    char text[INET6_ADDRSTRLEN];
+    if (!inet_ntop(addr->family == 4 ? AF_INET : AF_INET6, addr->addr, text, sizeof(text)))
+        text[0] = '\0';
+    snprintf(out, cap, "%s", text);
+    return out;
+}
