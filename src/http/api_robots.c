@@ -384,7 +384,7 @@ static bool body_array(struct api_call *c, json_t **out)
         api_error(c, 400, "BAD_REQUEST", "a JSON body is required");
         return false;
     }
-    json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &e);
+    json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
     if (!j) {
         api_error(c, 400, "BAD_REQUEST", "malformed JSON at line %d column %d", e.line, e.column);
         return false;
