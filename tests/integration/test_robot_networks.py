@@ -8,16 +8,12 @@ Client addresses: the test binds its side of the connection to 127.0.0.1 or 127.
 loopback) to be "inside" or "outside" a robot's networks; IPv6 has only ::1, so an IPv6 robot
 is refused by binding it to another IPv6 network."""
 
-import base64
-import http.client
-import json
 import time
-import urllib.parse
 
 import pytest
 
 from helpers import api as A
-from helpers import realm
+from helpers.netlogin import login, put_networks, refused, robot, set_networks
 from helpers.pg import free_port
 
 # How long a change made on one instance may take to refuse logins on another (NOTIFY, then
@@ -29,54 +25,6 @@ PROPAGATION_S = 5.0
 @pytest.fixture(scope="module")
 def admin(dockhand):
     return A.ensure_admin(dockhand)
-
-
-def robot(d, name=None):
-    r = d.create_robot(name or A.new_name("net"))
-    A.remember(r["secret"], r["name"])
-    return r
-
-
-def put_networks(admin, robot_id, nets):
-    return admin.put("/robots/%d/networks" % robot_id, json=nets)
-
-
-def set_networks(d, admin, robot_id, nets):
-    r = put_networks(admin, robot_id, nets)
-    assert r.status_code == 200, A.show(r)
-    d.sync()
-    return r.json()
-
-
-def login(d, name, secret, src="127.0.0.1", host="127.0.0.1", method="GET", headers=None,
-          form=None):
-    """One token request from source address src → (status, body, headers)."""
-    conn = http.client.HTTPConnection(host, d.port, timeout=10, source_address=(src, 0))
-    hdrs = dict(headers or {})
-    q = urllib.parse.urlencode({"service": d.env["DOCKHAND_SERVICE"],
-                                "scope": "repository:p/app:pull"})
-    try:
-        if method == "GET":
-            if name is not None:
-                hdrs["Authorization"] = "Basic " + base64.b64encode(
-                    ("%s:%s" % (name, secret)).encode()).decode()
-            conn.request("GET", "/service/token?" + q, headers=hdrs)
-        else:
-            fields = form or {"grant_type": "password", "username": name, "password": secret}
-            fields = dict(fields, service=d.env["DOCKHAND_SERVICE"])
-            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
-            conn.request("POST", "/service/token", body=urllib.parse.urlencode(fields),
-                         headers=hdrs)
-        r = conn.getresponse()
-        body = r.read()
-        return r.status, body, dict(r.getheaders())
-    finally:
-        conn.close()
-
-
-def refused(status, body):
-    assert status == 401, (status, body)
-    assert json.loads(body) == realm.UNAUTHORIZED_BODY, body
 
 
 def network_refusals(admin, login_name, client_ip):
