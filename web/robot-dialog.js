@@ -3,6 +3,7 @@ import * as api from './api.js';
 import { h, clear, modal, field, setError, formatTime, plural, uid } from './dom.js';
 import { picker, toAccess, key, DEFAULT_SET, PUSH, PULL } from './permissions.js';
 import { secretDialog } from './secret.js';
+import { robotAccess } from './robot-access.js';
 
 // The limits are the server's (api.limits, from GET /c/limits): no copy here.
 const TABLE_SIZES = [5, 15, 25];
@@ -84,6 +85,9 @@ export function robotDialog({ ctx, robot, project, onSaved }) {
     table = projectTable(ctx, perms, onChange);
   }
 
+  // ---- allowed networks and federation (editing only: they belong to a robot that exists) ----
+  const access = editing ? robotAccess(robot, () => validate()) : null;
+
   const why = h('p', { class: 'why', 'aria-live': 'polite' });
   const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
   const submit = h('button', { type: 'submit', class: 'btn primary', disabled: true }, editing ? 'Save' : 'Add');
@@ -104,6 +108,7 @@ export function robotDialog({ ctx, robot, project, onSaved }) {
           coverPicker.el),
         table.el,
       ],
+    access ? access.el : null,
     why);
   submit.setAttribute('form', form.id);
 
@@ -239,6 +244,7 @@ export function robotDialog({ ctx, robot, project, onSaved }) {
     };
     try {
       if (editing) {
+        await access.save();
         await api.put(`/robots/${robot.id}`, body);
         d.close();
         onSaved(`${robot.name} saved.`);
@@ -289,6 +295,11 @@ export function robotDialog({ ctx, robot, project, onSaved }) {
   updatePreview();
   validate();
   (editing ? expSelect : nameInput).focus();
+  if (access) {
+    access.load().catch((e) => {
+      if (e.status !== 401) d.showError(`Could not read the allowed networks and federation rules: ${e.message}`);
+    });
+  }
   return d;
 }
 

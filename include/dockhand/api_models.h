@@ -28,3 +28,7 @@ json_t *api_model_project(const struct project *p);
  * plus client_ip, request_id and detail (the stored JSON, or null), one for each of the n
  * records, in their order. */
 json_t *api_model_audit_logs(const struct audit_record *list, size_t n);
+
+/* A robot's federation rules (dockhand's extension): [{issuer, audience (only when not
+ * the default), subject, claims: {name: value}}] in their order. */
+json_t *api_model_federation(const struct robot_fed_rule *rules, size_t n);

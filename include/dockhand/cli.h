@@ -15,3 +15,12 @@ int cli_audit(const struct config *cfg, PGconn *db, int argc, char **argv);
 
 /* `dockhand robot import FILE` (cli_import.c). */
 int cli_robot_import(const struct config *cfg, PGconn *db, const char *path);
+
+/* `dockhand robot federation add|list|remove ROBOT …` and `dockhand robot networks
+ * set|list|clear ROBOT …` (cli_robotnet.c), the grammar already checked; r is the robot,
+ * argv the words after ROBOT. */
+struct robot;
+int cli_robot_federation(const struct config *cfg, PGconn *db, const struct robot *r,
+                         const char *action, int argc, char **argv);
+int cli_robot_networks(const struct config *cfg, PGconn *db, const struct robot *r,
+                       const char *action, int argc, char **argv);

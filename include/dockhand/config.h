@@ -3,6 +3,7 @@
  * start; read-only afterwards. */
 #pragma once
 #include <stdio.h>
+#include "dockhand/cidr.h"
 #include "dockhand/common.h"
 #include "dockhand/keys.h"
 
@@ -46,6 +47,9 @@ struct config {
     int audit_spill_max_mb;    /* spill: its largest size */
     int session_idle;          /* seconds a web page session lives unused */
     int session_max;           /* seconds a web page session lives at most */
+    char *trusted_proxies;     /* CIDRs whose X-Forwarded-For is believed (text) */
+    struct cidr *proxies;      /* trusted_proxies parsed (not a setting of its own) */
+    size_t nproxies;
     char *log_level;
     char *log_format;
     char *output; /* CLI: "text" | "json" */

@@ -16,6 +16,8 @@
 #define HTTP_MAX_BODY (1024 * 1024) /* bytes buffered of any body; handlers limit lower */
 #define HTTP_TIMEOUT_S 30           /* idle keep-alive and slow-client limit */
 #define REQUEST_ID_MAX 64           /* a client's X-Request-Id longer than this is replaced */
+#define HTTP_ADDR_MAX 64            /* bytes of a client address's text, NUL included */
+#define HTTP_XFF_MAX 32             /* X-Forwarded-For hops looked at, right to left */
 
 /* What the metrics count per worker (README "Metrics"): label values are these fixed sets. */
 enum route_group {
@@ -110,6 +112,11 @@ struct http_ctx {
     struct timespec start;
     const char *note; /* appended to the access log line when set (valid until the reply) */
     bool probe;       /* a health probe: a 200 is logged at debug level, not info */
+    /* Set by http_client_address when the client's address came from a trusted proxy's
+     * X-Forwarded-For: both go on the access log line. */
+    bool forwarded;
+    char client[HTTP_ADDR_MAX];
+    char via[HTTP_ADDR_MAX];
     enum route_group route;
 };
 
@@ -135,8 +142,21 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
  * UTF-8). */
 void http_error(struct http_ctx *ctx, int status, const char *code, const char *message);
 
-/* The client's address (the TCP peer) into out. */
-void http_client_address(struct evhttp_request *req, char *out, size_t cap);
+/* The client's address into out (at most HTTP_ADDR_MAX bytes are written): the TCP peer;
+ * or, when the peer is one of DOCKHAND_TRUSTED_PROXIES and the request carries
+ * X-Forwarded-For, the right-most address of that header (all its lines, in order) that
+ * is not itself a trusted proxy — every trusted hop is skipped, and a malformed entry
+ * stops the walk at the hop that handed it over. Every other peer's header is ignored.
+ * The realm, the admin API, the rate limiter, the audit log and the access log all use
+ * this one answer. */
+void http_client_address(struct http_ctx *ctx, char *out, size_t cap);
+
+/* The address of X-Forwarded-For's text hdr (the lines of the header joined by ", ") that
+ * names the client of a request whose TCP peer is peer, with proxies[0..n) trusted;
+ * written to out. Returns true when it came from the header (peer is a trusted proxy and
+ * the header named someone). Pure: the unit tests call it. */
+bool http_forwarded_client(const char *peer, const char *hdr, const struct cidr *proxies, size_t n,
+                           char *out, size_t cap);
 
 /* A handler: takes the request on its worker's loop and answers it exactly once,
  * now or later (http_reply / http_error). */

@@ -14,6 +14,7 @@
  * Bounded LRU, shared by the workers. The anonymous caller is the entry of id 0 and login "". */
 #pragma once
 #include <stdint.h>
+#include "dockhand/cidr.h"
 #include "dockhand/common.h"
 
 #define ROBOTCACHE_PROJECTS 32 /* project answers kept per robot (oldest replaced) */
@@ -30,6 +31,8 @@ struct rc_robot {
     int64_t expires_at; /* -1: never */
     bool catalog;
     int token_minutes;
+    struct cidr *networks; /* where it may log in from (malloc'd); none: anywhere */
+    size_t nnetworks;
 };
 
 /* cap 0 disables the cache (every get misses); ttl_ms bounds an entry's age. */

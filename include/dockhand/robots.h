@@ -13,6 +13,17 @@
 #define ROBOT_DESCRIPTION_MAX 1024 /* bytes */
 #define ROBOT_DURATION_MAX 36500   /* days (100 years) */
 
+/* Networks a robot may log in from (robots.networks; sql/009's CHECK says the same). */
+#define ROBOT_MAX_NETWORKS 64
+/* Federation rules (robot_federation, sql/009): per robot, and the bounds of a rule. */
+#define ROBOT_MAX_FEDERATION 16       /* rules per robot */
+#define ROBOT_FED_MAX_CLAIMS 16       /* claim conditions per rule */
+#define ROBOT_FED_ISSUER_MAX 512      /* bytes of issuer (an https:// URL) */
+#define ROBOT_FED_AUDIENCE_MAX 512    /* bytes of audience */
+#define ROBOT_FED_SUBJECT_MAX 1024    /* bytes of subject (exact, or a pattern with '*') */
+#define ROBOT_FED_CLAIM_NAME_MAX 128  /* bytes of a claim's name */
+#define ROBOT_FED_CLAIM_VALUE_MAX 512 /* bytes of a claim's value (exact, or a pattern) */
+
 struct robot_access {
     char *resource;
     char *action;
@@ -98,6 +109,51 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
                          char secret_out[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
 void robot_deinit(struct robot *r);
 void robot_list_free(struct robot *list, size_t n);
+
+/* ---- federation rules and networks (issue 15) ---------------------------------------- */
+
+struct robot_claim {
+    char *name;
+    char *value; /* exact, or a pattern where '*' matches any run of characters */
+};
+
+/* A federation rule: the robot trusts identity tokens of issuer for audience (NULL: the
+ * service's name) whose sub matches subject and whose claims match claims. */
+struct robot_fed_rule {
+    char *issuer;
+    char *audience;
+    char *subject;
+    struct robot_claim *claims;
+    size_t nclaims;
+};
+
+/* Checks rules[0..n) against the limits above and the rules' grammar: issuer an https://
+ * URL with a host and no userinfo, query or fragment; every text UTF-8 without control
+ * characters; claim names unique within a rule; at most ROBOT_MAX_FEDERATION rules. The
+ * message names the field (rules[i].claims["x"]). 0 or DH_ERR_INVALID. */
+int robot_federation_check(const struct robot_fed_rule *rules, size_t n,
+                           struct store_err *err) DH_MUST_CHECK;
+
+/* Replaces robot id's rules with rules[0..n) (checked first) in one transaction, and
+ * bumps its federation_version so the change is audited ('update', changed federation)
+ * and announced. STORE_NOT_FOUND for an unknown robot. */
+int robot_federation_set(PGconn *db, int64_t id, const struct robot_fed_rule *rules, size_t n,
+                         struct store_err *err) DH_MUST_CHECK;
+
+/* The robot's rules in order into *out (free with robot_federation_free) and *n. */
+int robot_federation_get(PGconn *db, int64_t id, struct robot_fed_rule **out, size_t *n,
+                         struct store_err *err) DH_MUST_CHECK;
+void robot_federation_free(struct robot_fed_rule *rules, size_t n);
+
+/* Replaces robot id's networks with cidrs[0..n) (each a network or a bare address,
+ * cidr.h's grammar; no repeats; at most ROBOT_MAX_NETWORKS; none: anywhere). The stored
+ * list, as PostgreSQL prints it, goes to *out / *nout when out is not NULL (free with
+ * robot_networks_free). STORE_INVALID names the bad entry; STORE_NOT_FOUND. */
+int robot_networks_set(PGconn *db, int64_t id, const char *const *cidrs, size_t n, char ***out,
+                       size_t *nout, struct store_err *err) DH_MUST_CHECK;
+int robot_networks_get(PGconn *db, int64_t id, char ***out, size_t *n,
+                       struct store_err *err) DH_MUST_CHECK;
+void robot_networks_free(char **list, size_t n);
 
 /* Sets last_used to now for the robots of ids (n of them; unknown ids are ignored), in
  * one statement on db (the audit writer's connection). On failure returns DH_ERR_NOMEM

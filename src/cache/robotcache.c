@@ -75,13 +75,16 @@ void rc_robot_deinit(struct rc_robot *r)
         return;
     free(r->full_name);
     free(r->secret_hash);
+    free(r->networks);
     r->full_name = r->secret_hash = NULL;
+    r->networks = NULL;
+    r->nnetworks = 0;
 }
 
 static size_t entry_bytes(const struct rc_entry *e)
 {
     size_t b = sizeof(*e) + strlen(e->r.full_name) + 1 + strlen(e->r.secret_hash) + 1 +
-               e->capproj * sizeof(*e->proj);
+               e->capproj * sizeof(*e->proj) + e->r.nnetworks * sizeof(*e->r.networks);
     for (size_t i = 0; i < e->nproj; i++)
         b += strlen(e->proj[i].name) + 1;
     return b;
@@ -94,6 +97,19 @@ static void entry_free(struct rc_entry *e)
     free(e->proj);
     rc_robot_deinit(&e->r);
     free(e);
+}
+
+/* A copy of r's networks in *out (NULL when none): 0 or -1. */
+static int networks_dup(const struct rc_robot *r, struct cidr **out)
+{
+    *out = NULL;
+    if (r->nnetworks == 0)
+        return 0;
+    *out = malloc(r->nnetworks * sizeof(**out));
+    if (!*out)
+        return -1;
+    memcpy(*out, r->networks, r->nnetworks * sizeof(**out));
+    return 0;
 }
 
 /* Only robots are found by name: the anonymous entry (id 0) must never answer a login. */
@@ -197,7 +213,7 @@ bool robotcache_get(struct robotcache *rc, const char *login, int64_t id,
     *out = e->r;
     out->full_name = strdup(e->r.full_name);
     out->secret_hash = strdup(e->r.secret_hash);
-    if (!out->full_name || !out->secret_hash) {
+    if (networks_dup(&e->r, &out->networks) < 0 || !out->full_name || !out->secret_hash) {
         rc_robot_deinit(out);
         goto out;
     }
@@ -259,7 +275,7 @@ static struct rc_entry *entry_new(struct robotcache *rc, const struct rc_robot *
     e->r = *r;
     e->r.full_name = strdup(r->full_name ? r->full_name : "");
     e->r.secret_hash = strdup(r->secret_hash ? r->secret_hash : "");
-    if (!e->r.full_name || !e->r.secret_hash) {
+    if (networks_dup(r, &e->r.networks) < 0 || !e->r.full_name || !e->r.secret_hash) {
         entry_free(e);
         return NULL;
     }
@@ -301,7 +317,9 @@ void robotcache_put(struct robotcache *rc, uint64_t gen, const struct rc_robot *
               strcmp(e->r.secret_hash, r->secret_hash ? r->secret_hash : "") ||
               e->r.cred_version != r->cred_version || e->r.disabled != r->disabled ||
               e->r.expires_at != r->expires_at || e->r.catalog != r->catalog ||
-              e->r.token_minutes != r->token_minutes)) {
+              e->r.token_minutes != r->token_minutes || e->r.nnetworks != r->nnetworks ||
+              (r->nnetworks &&
+               memcmp(e->r.networks, r->networks, r->nnetworks * sizeof(*r->networks))))) {
         entry_remove(rc, e);
         e = NULL;
     }

@@ -737,6 +737,14 @@ int cli_main(struct config *cfg, int argc, char **argv)
         rc = cli_audit(cfg, db, argc - 2, argv + 2);
     } else if (robot && argc == 4 && strcmp(argv[2], "import") == 0) {
         rc = cli_robot_import(cfg, db, argv[3]);
+    } else if (robot && argc >= 5 &&
+               (strcmp(argv[2], "federation") == 0 || strcmp(argv[2], "networks") == 0)) {
+        struct robot r = {0};
+        rc = robot_resolve(db, argv[4], &r);
+        if (rc == 0)
+            rc = (strcmp(argv[2], "federation") == 0 ? cli_robot_federation : cli_robot_networks)(
+                cfg, db, &r, argv[3], argc - 5, argv + 5);
+        robot_deinit(&r);
     } else if (project) {
         rc = cmd_project(cfg, db, argc - 2, argv + 2);
     } else if (robot) {

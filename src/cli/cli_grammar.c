@@ -8,91 +8,122 @@
 #include "dockhand/common.h"
 
 /* One command. A one-word command (serve) has no verb. Options are NULL-terminated
- * lists; value options take the next word. required: a value option that must be given. */
+ * lists; value options take the next word. required: value options that must be given.
+ * A verb with actions (robot federation add|list|remove) has one entry per action. */
 struct cli_verb {
     const char *group;
     const char *verb;
-    int min_words, max_words; /* after the verb */
+    int min_words, max_words; /* after the verb (and action) */
     const char *const *value_opts;
     const char *const *flag_opts;
-    const char *required;
-    const char *usage; /* its lines in the usage text, each ending in a newline */
+    const char *const *required;
+    const char *usage;  /* its lines in the usage text, each ending in a newline */
+    const char *action; /* the word after the verb, or NULL */
 };
 
 #define OPTS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define CLI_GRAMMAR_MAX_WORDS 1000
 
 static const char robot_state_usage[] = "  robot disable|enable|delete ROBOT\n";
 
 static const struct cli_verb verbs[] = {
     {"serve", NULL, 0, 0, NULL, NULL, NULL,
-     "  serve                                  run the HTTP server\n"},
+     "  serve                                  run the HTTP server\n", NULL},
     {"migrate", NULL, 0, 0, NULL, NULL, NULL,
-     "  migrate                                create or upgrade the database schema\n"},
+     "  migrate                                create or upgrade the database schema\n", NULL},
     {"keygen", NULL, 0, 0, OPTS("--alg", "--days", "--cn"), NULL, NULL,
      "  keygen [--alg ES256|ES384|RS256] [--days N] [--cn NAME]\n"
      "                                         make a signing key and certificate in the keys "
-     "dir\n"},
+     "dir\n",
+     NULL},
     {"project", "create", 1, 1, NULL, OPTS("--public"), NULL,
-     "  project create NAME [--public]         create a project\n"},
+     "  project create NAME [--public]         create a project\n", NULL},
     {"project", "list", 0, 0, OPTS("--search"), NULL, NULL,
-     "  project list [--search PART]           list projects\n"},
+     "  project list [--search PART]           list projects\n", NULL},
     {"project", "show", 1, 1, NULL, NULL, NULL,
-     "  project show NAME|ID                   show a project\n"},
+     "  project show NAME|ID                   show a project\n", NULL},
     {"project", "delete", 1, 1, NULL, NULL, NULL,
      "  project delete NAME|ID                 delete a project, its project robots and "
-     "grants\n"},
+     "grants\n",
+     NULL},
     {"robot", "create", 1, 1,
      OPTS("--level", "--project", "--all-projects", "--duration", "--description", "--export"),
      OPTS("--catalog"), NULL,
      "  robot create NAME [--level system|project] [--project PROJ:PERM,...]...\n"
      "               [--all-projects PERM,...] [--catalog] [--duration DAYS]\n"
-     "               [--description TEXT] [--export FILE]\n"},
+     "               [--description TEXT] [--export FILE]\n",
+     NULL},
     {"robot", "list", 0, 0, OPTS("--search", "--level"), NULL, NULL,
-     "  robot list [--search PART] [--level system|project]\n"},
+     "  robot list [--search PART] [--level system|project]\n", NULL},
     {"robot", "show", 1, 1, NULL, NULL, NULL,
-     "  robot show ROBOT                       ROBOT: id, name, or name with prefix\n"},
+     "  robot show ROBOT                       ROBOT: id, name, or name with prefix\n", NULL},
     {"robot", "update", 1, 1, OPTS("--description", "--duration", "--project", "--all-projects"),
      OPTS("--catalog"), NULL,
      "  robot update ROBOT [--description T] [--duration D] [--project ...]...\n"
      "               [--all-projects ...] [--catalog]\n"
-     "                                         permissions are replaced when any is given\n"},
-    {"robot", "disable", 1, 1, NULL, NULL, NULL, robot_state_usage},
-    {"robot", "enable", 1, 1, NULL, NULL, NULL, robot_state_usage},
-    {"robot", "delete", 1, 1, NULL, NULL, NULL, robot_state_usage},
+     "                                         permissions are replaced when any is given\n",
+     NULL},
+    {"robot", "disable", 1, 1, NULL, NULL, NULL, robot_state_usage, NULL},
+    {"robot", "enable", 1, 1, NULL, NULL, NULL, robot_state_usage, NULL},
+    {"robot", "delete", 1, 1, NULL, NULL, NULL, robot_state_usage, NULL},
     {"robot", "refresh-secret", 1, 1, OPTS("--export"), OPTS("--secret-stdin"), NULL,
-     "  robot refresh-secret ROBOT [--secret-stdin] [--export FILE]\n"},
+     "  robot refresh-secret ROBOT [--secret-stdin] [--export FILE]\n", NULL},
     {"robot", "import", 1, 1, NULL, NULL, NULL,
      "  robot import FILE                      import robots exported from a Harbor "
-     "database\n"},
+     "database\n",
+     NULL},
+    {"robot", "federation", 1, 1, OPTS("--issuer-url", "--subject", "--audience", "--claim"), NULL,
+     OPTS("--issuer-url", "--subject"),
+     "  robot federation add ROBOT --issuer-url URL --subject PATTERN [--audience AUD]\n"
+     "               [--claim NAME=PATTERN]...   trust an OIDC issuer's identity tokens\n",
+     "add"},
+    {"robot", "federation", 1, 1, NULL, NULL, NULL,
+     "  robot federation list ROBOT            its federation rules, numbered from 1\n", "list"},
+    {"robot", "federation", 1, 2, NULL, OPTS("--all"), NULL,
+     "  robot federation remove ROBOT INDEX|--all\n"
+     "                                         remove one rule (its number) or all\n",
+     "remove"},
+    {"robot", "networks", 2, CLI_GRAMMAR_MAX_WORDS, NULL, NULL, NULL,
+     "  robot networks set ROBOT CIDR...       log in only from these networks (IPv4, IPv6)\n",
+     "set"},
+    {"robot", "networks", 1, 1, NULL, NULL, NULL,
+     "  robot networks list ROBOT              the networks it may log in from\n", "list"},
+    {"robot", "networks", 1, 1, NULL, NULL, NULL,
+     "  robot networks clear ROBOT             log in from anywhere again\n", "clear"},
     {"admin", "create", 1, 1, NULL, OPTS("--password-stdin"), NULL,
      "  admin create NAME [--password-stdin]   create an administrator (password generated\n"
-     "                                         and printed once unless read from stdin)\n"},
+     "                                         and printed once unless read from stdin)\n",
+     NULL},
     {"admin", "passwd", 1, 1, NULL, OPTS("--password-stdin"), NULL,
-     "  admin passwd NAME [--password-stdin]   set a new password\n"},
+     "  admin passwd NAME [--password-stdin]   set a new password\n", NULL},
     {"admin", "list", 0, 0, NULL, NULL, NULL,
-     "  admin list                             list administrators\n"},
+     "  admin list                             list administrators\n", NULL},
     {"admin", "delete", 1, 1, NULL, NULL, NULL,
-     "  admin delete NAME                      delete an administrator\n"},
+     "  admin delete NAME                      delete an administrator\n", NULL},
     {"audit", "list", 0, 0,
      OPTS("--operation", "--resource-type", "--resource", "--username", "--from", "--to", "--page",
           "--page-size"),
      NULL, NULL,
      "  audit list [--operation OP] [--resource-type T] [--resource PART] [--username U]\n"
      "             [--from TIME] [--to TIME] [--page N] [--page-size N]\n"
-     "                                         the audit log, newest first\n"},
-    {"audit", "prune", 0, 0, OPTS("--before"), NULL, "--before",
-     "  audit prune --before TIME              delete older audit records (recorded itself)\n"},
+     "                                         the audit log, newest first\n",
+     NULL},
+    {"audit", "prune", 0, 0, OPTS("--before"), NULL, OPTS("--before"),
+     "  audit prune --before TIME              delete older audit records (recorded itself)\n",
+     NULL},
     {"permissions", NULL, 0, 0, NULL, NULL, NULL,
-     "  permissions                            the grantable permissions (system, project)\n"},
+     "  permissions                            the grantable permissions (system, project)\n",
+     NULL},
     {"config", "get", 0, 1, NULL, NULL, NULL,
      "  config get [KEY]                       a setting (robot_token_duration,\n"
-     "                                         robot_name_prefix, token_expiration), or all\n"},
+     "                                         robot_name_prefix, token_expiration), or all\n",
+     NULL},
     {"config", "set", 2, 2, NULL, NULL, NULL,
-     "  config set KEY VALUE                   change a setting\n"},
+     "  config set KEY VALUE                   change a setting\n", NULL},
     {"version", NULL, 0, 0, NULL, NULL, NULL,
-     "  version                                this binary's version and schema\n"},
+     "  version                                this binary's version and schema\n", NULL},
     {"help", NULL, 0, 0, NULL, NULL, NULL,
-     "  help                                   this text and every setting\n"},
+     "  help                                   this text and every setting\n", NULL},
 };
 
 static const char notes[] =
@@ -193,19 +224,42 @@ enum cli_check cli_grammar_check(int argc, char **argv)
         if (!v)
             return refuse(group, NULL, "unknown subcommand %s", argv[1]);
         first = 2;
+        if (v->action) {
+            const char *verb = v->verb;
+            if (argc < 3 || is_help(argv[2])) {
+                if (argc >= 3) {
+                    fputs("usage:\n", stdout);
+                    print_usage(stdout, group, verb);
+                    return CLI_HELP;
+                }
+                return refuse(group, verb, "%s %s needs an action", group, verb);
+            }
+            v = NULL;
+            for (size_t i = 0; i < DH_ARRAY_SIZE(verbs) && !v; i++)
+                if (strcmp(verbs[i].group, group) == 0 && verbs[i].verb &&
+                    strcmp(verbs[i].verb, verb) == 0 && verbs[i].action &&
+                    strcmp(verbs[i].action, argv[2]) == 0)
+                    v = &verbs[i];
+            if (!v)
+                return refuse(group, verb, "unknown action %s", argv[2]);
+            first = 3;
+        }
     }
     for (int i = first; i < argc; i++) {
         if (is_help(argv[i])) {
             fputs("usage:\n", stdout);
-            print_usage(stdout, v->group, v->verb);
+            if (v->action)
+                fputs(v->usage, stdout);
+            else
+                print_usage(stdout, v->group, v->verb);
             return CLI_HELP;
         }
     }
 
     char name[64];
-    snprintf(name, sizeof(name), "%s%s%s", v->group, v->verb ? " " : "", v->verb ? v->verb : "");
+    snprintf(name, sizeof(name), "%s%s%s%s%s", v->group, v->verb ? " " : "", v->verb ? v->verb : "",
+             v->action ? " " : "", v->action ? v->action : "");
     int words = 0;
-    bool have_required = !v->required;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) {
@@ -214,7 +268,6 @@ enum cli_check cli_grammar_check(int argc, char **argv)
         } else if (listed(v->value_opts, a)) {
             if (i + 1 >= argc)
                 return refuse(v->group, v->verb, "%s needs a value", a);
-            have_required |= v->required && strcmp(a, v->required) == 0;
             i++;
         } else if (!listed(v->flag_opts, a)) {
             return refuse(v->group, v->verb, "unknown option %s", a);
@@ -222,7 +275,20 @@ enum cli_check cli_grammar_check(int argc, char **argv)
     }
     if (words < v->min_words)
         return refuse(v->group, v->verb, "%s: an argument is missing", name);
-    if (!have_required)
-        return refuse(v->group, v->verb, "%s is required", v->required);
+    for (size_t r = 0; v->required && v->required[r]; r++) {
+        bool given = false;
+        for (int i = first; i < argc && !given; i++)
+            given = strcmp(argv[i], v->required[r]) == 0 && i + 1 < argc;
+        if (!given)
+            return refuse(v->group, v->verb, "%s is required", v->required[r]);
+    }
+    /* remove takes a rule's number or --all, not both */
+    if (v->action && strcmp(v->action, "remove") == 0) {
+        bool all = false;
+        for (int i = first; i < argc; i++)
+            all |= strcmp(argv[i], "--all") == 0;
+        if ((words == 2) == all)
+            return refuse(v->group, v->verb, "%s: give a rule's number or --all", name);
+    }
     return CLI_RUN;
 }

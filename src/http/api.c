@@ -161,7 +161,7 @@ void api_handle(struct worker *w, struct evhttp_request *req)
     c->st = w->st;
     c->method = evhttp_request_get_command(req);
     snprintf(c->rid, sizeof(c->rid), "%s", j->http.rid);
-    http_client_address(req, c->client_ip, sizeof(c->client_ip));
+    http_client_address(&j->http, c->client_ip, sizeof(c->client_ip));
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;

@@ -80,3 +80,23 @@ json_t *api_model_audit_logs(const struct audit_record *list, size_t n)
     }
     return arr;
 }
+
+json_t *api_model_federation(const struct robot_fed_rule *rules, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *claims = json_object();
+        for (size_t k = 0; claims && k < rules[i].nclaims; k++)
+            json_object_set_new(claims, rules[i].claims[k].name,
+                                json_string(rules[i].claims[k].value));
+        json_t *o = json_pack("{s:s, s:s, s:o*}", "issuer", rules[i].issuer, "subject",
+                              rules[i].subject, "claims", claims);
+        if (o && rules[i].audience)
+            json_object_set_new(o, "audience", json_string(rules[i].audience));
+        if (!o || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}

@@ -373,6 +373,222 @@ out:
     json_decref(body);
 }
 
+/* ---- /robots/{id}/federation and /robots/{id}/networks (dockhand's extension) ---------- */
+
+/* The request body as a JSON array; false after a 400. */
+static bool body_array(struct api_call *c, json_t **out)
+{
+    json_error_t e;
+    *out = NULL;
+    if (c->body_len == 0) {
+        api_error(c, 400, "BAD_REQUEST", "a JSON body is required");
+        return false;
+    }
+    json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+    if (!j) {
+        api_error(c, 400, "BAD_REQUEST", "malformed JSON at line %d column %d", e.line, e.column);
+        return false;
+    }
+    if (!json_is_array(j)) {
+        json_decref(j);
+        api_error(c, 400, "BAD_REQUEST", "the body must be a JSON array");
+        return false;
+    }
+    *out = j;
+    return true;
+}
+
+/* A string without NULs (JSON may carry \u0000), or NULL. */
+static const char *plain_string(json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+/* [{issuer, audience?, subject, claims?}] → rules (pointing into arr). False after a 400. */
+static bool federation_from_json(struct api_call *c, json_t *arr, struct robot_fed_rule **out,
+                                 size_t *n)
+{
+    size_t i;
+    json_t *o;
+    *out = NULL;
+    *n = 0;
+    if (json_array_size(arr) > ROBOT_MAX_FEDERATION) {
+        api_error(c, 400, "BAD_REQUEST", "at most %d federation rules per robot",
+                  ROBOT_MAX_FEDERATION);
+        return false;
+    }
+    struct robot_fed_rule *rules = calloc(json_array_size(arr) + 1, sizeof(*rules));
+    if (!rules) {
+        api_error(c, 500, "INTERNAL", "out of memory");
+        return false;
+    }
+    *out = rules;
+    json_array_foreach(arr, i, o)
+    {
+        struct robot_fed_rule *r = &rules[i];
+        *n = i + 1;
+        if (!json_is_object(o)) {
+            api_error(c, 400, "BAD_REQUEST", "rules[%zu] must be an object", i);
+            return false;
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(o, key, v)
+        {
+            if (strcmp(key, "issuer") && strcmp(key, "audience") && strcmp(key, "subject") &&
+                strcmp(key, "claims")) {
+                api_error(c, 400, "BAD_REQUEST",
+                          "rules[%zu]: unknown field (issuer, audience, subject, claims)", i);
+                return false;
+            }
+        }
+        json_t *aud = json_object_get(o, "audience"), *claims = json_object_get(o, "claims");
+        r->issuer = (char *)plain_string(json_object_get(o, "issuer"));
+        r->subject = (char *)plain_string(json_object_get(o, "subject"));
+        if (!r->issuer) {
+            api_error(c, 400, "BAD_REQUEST", "rules[%zu].issuer must be a string without NULs", i);
+            return false;
+        }
+        if (!r->subject) {
+            api_error(c, 400, "BAD_REQUEST", "rules[%zu].subject must be a string without NULs", i);
+            return false;
+        }
+        if (aud && !json_is_null(aud) && !(r->audience = (char *)plain_string(aud))) {
+            api_error(c, 400, "BAD_REQUEST",
+                      "rules[%zu].audience must be a string without NULs, or omitted", i);
+            return false;
+        }
+        if (claims && !json_is_null(claims) && !json_is_object(claims)) {
+            api_error(c, 400, "BAD_REQUEST",
+                      "rules[%zu].claims must be an object of claim name to string", i);
+            return false;
+        }
+        if (json_object_size(claims) > ROBOT_FED_MAX_CLAIMS) {
+            api_error(c, 400, "BAD_REQUEST", "rules[%zu].claims: at most %d claims", i,
+                      ROBOT_FED_MAX_CLAIMS);
+            return false;
+        }
+        r->claims = calloc(json_object_size(claims) + 1, sizeof(*r->claims));
+        if (!r->claims) {
+            api_error(c, 500, "INTERNAL", "out of memory");
+            return false;
+        }
+        json_object_foreach(claims, key, v)
+        {
+            const char *val = plain_string(v);
+            if (!val || strlen(key) != json_object_iter_key_len(json_object_key_to_iter(key))) {
+                api_error(c, 400, "BAD_REQUEST",
+                          "rules[%zu].claims: every value must be a string without NULs, and "
+                          "every name too",
+                          i);
+                return false;
+            }
+            r->claims[r->nclaims].name = (char *)key;
+            r->claims[r->nclaims++].value = (char *)val;
+        }
+    }
+    return true;
+}
+
+/* Frees what federation_from_json allocated (the strings belong to the JSON). */
+static void federation_parse_free(struct robot_fed_rule *rules, size_t n)
+{
+    for (size_t i = 0; rules && i < n; i++)
+        free(rules[i].claims);
+    free(rules);
+}
+
+static void robots_federation(struct api_call *c, int64_t id)
+{
+    struct store_err err = {0};
+    struct robot_fed_rule *rules = NULL;
+    size_t n = 0;
+    json_t *body = NULL;
+
+    if (c->method == EVHTTP_REQ_PUT) {
+        if (!body_array(c, &body))
+            return;
+        if (!federation_from_json(c, body, &rules, &n))
+            goto out;
+        api_changed(c, CHANGE_ROBOT, id);
+        if (robot_federation_set(c->db, id, rules, n, &err) < 0) {
+            api_store_error(c, &err);
+            goto out;
+        }
+        federation_parse_free(rules, n);
+        rules = NULL;
+    } else if (c->method != EVHTTP_REQ_GET) {
+        api_error(c, 405, "METHOD_NOT_ALLOWED", "use GET or PUT on a robot's federation");
+        return;
+    }
+    if (robot_federation_get(c->db, id, &rules, &n, &err) < 0) {
+        api_store_error(c, &err);
+        rules = NULL;
+        goto out;
+    }
+    json_t *arr = api_model_federation(rules, n);
+    robot_federation_free(rules, n);
+    rules = NULL;
+    if (arr)
+        api_json(c, 200, arr);
+    else
+        api_error(c, 500, "INTERNAL", "out of memory");
+out:
+    if (body) /* rules point into body */
+        federation_parse_free(rules, n);
+    json_decref(body);
+}
+
+static void robots_networks(struct api_call *c, int64_t id)
+{
+    struct store_err err = {0};
+    char **list = NULL;
+    size_t n = 0, i;
+    json_t *body = NULL, *v;
+    int rc;
+
+    if (c->method == EVHTTP_REQ_PUT) {
+        if (!body_array(c, &body))
+            return;
+        size_t given = json_array_size(body);
+        if (given > ROBOT_MAX_NETWORKS) {
+            api_error(c, 400, "BAD_REQUEST", "at most %d networks per robot", ROBOT_MAX_NETWORKS);
+            goto out;
+        }
+        const char *cidrs[ROBOT_MAX_NETWORKS + 1];
+        json_array_foreach(body, i, v)
+        {
+            if (!(cidrs[i] = plain_string(v))) {
+                api_error(c, 400, "BAD_REQUEST",
+                          "networks[%zu] must be a string (an IPv4 or IPv6 network or address)", i);
+                goto out;
+            }
+        }
+        api_changed(c, CHANGE_ROBOT, id);
+        rc = robot_networks_set(c->db, id, cidrs, given, &list, &n, &err);
+    } else if (c->method == EVHTTP_REQ_GET) {
+        rc = robot_networks_get(c->db, id, &list, &n, &err);
+    } else {
+        api_error(c, 405, "METHOD_NOT_ALLOWED", "use GET or PUT on a robot's networks");
+        return;
+    }
+    if (rc < 0) {
+        api_store_error(c, &err);
+        goto out;
+    }
+    json_t *arr = json_array();
+    for (i = 0; arr && i < n; i++)
+        json_array_append_new(arr, json_string(list[i]));
+    if (arr)
+        api_json(c, 200, arr);
+    else
+        api_error(c, 500, "INTERNAL", "out of memory");
+out:
+    robot_networks_free(list, n);
+    json_decref(body);
+}
+
 void api_robots(struct api_call *c, const char *rest)
 {
     int64_t id = 0;
@@ -385,6 +601,22 @@ void api_robots(struct api_call *c, const char *rest)
             robots_create(c);
         else
             api_error(c, 405, "METHOD_NOT_ALLOWED", "use GET or POST on /robots");
+        return;
+    }
+    /* /{id}/federation and /{id}/networks: the id is parsed from its own copy. */
+    const char *sub = strchr(rest + 1, '/');
+    if (sub && (strcmp(sub, "/federation") == 0 || strcmp(sub, "/networks") == 0)) {
+        char idpart[24];
+        size_t l = (size_t)(sub - rest);
+        if (l >= sizeof(idpart) ||
+            (memcpy(idpart, rest, l), idpart[l] = '\0', !parse_id(idpart, &id))) {
+            api_error(c, 400, "BAD_REQUEST", "robot id must be a positive integer");
+            return;
+        }
+        if (sub[1] == 'f')
+            robots_federation(c, id);
+        else
+            robots_networks(c, id);
         return;
     }
     if (!parse_id(rest, &id)) {

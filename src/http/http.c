@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ void http_ctx_init(struct http_ctx *ctx, struct worker *w, struct evhttp_request
     ctx->req = req;
     ctx->note = NULL;
     ctx->probe = false;
+    ctx->forwarded = false;
     ctx->route = w->route;
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
     const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
@@ -110,10 +112,14 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     /* The query is not logged: it may carry account names clients consider private. */
+    /* A client named by a trusted proxy's X-Forwarded-For is on the line, with the proxy. */
+    char fwd[2 * HTTP_ADDR_MAX + 24] = "";
+    if (ctx->forwarded)
+        snprintf(fwd, sizeof(fwd), " (client %s via %s)", ctx->client, ctx->via);
     log_at(ctx->probe && code == 200 ? LOG_DEBUG : LOG_INFO, ctx->rid,
-           "%s %.200s %d %lld.%02lldms%s%.600s", method_name(evhttp_request_get_command(ctx->req)),
-           path ? path : "-", code, us / 1000, us % 1000 / 10, ctx->note ? " " : "",
-           ctx->note ? ctx->note : "");
+           "%s %.200s %d %lld.%02lldms%s%.600s%s",
+           method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, us / 1000,
+           us % 1000 / 10, ctx->note ? " " : "", ctx->note ? ctx->note : "", fwd);
 
     evhttp_send_reply(ctx->req, code, NULL, out);
     evbuffer_free(out);
@@ -132,14 +138,99 @@ void http_error(struct http_ctx *ctx, int status, const char *code, const char *
     json_decref(o);
 }
 
-void http_client_address(struct evhttp_request *req, char *out, size_t cap)
+/* One X-Forwarded-For entry, s[0..len) without the blanks around it, as an address:
+ * "a.b.c.d", "x:y::z", "[x:y::z]", "a.b.c.d:port", "[x:y::z]:port" (a port is dropped). */
+static bool xff_entry(const char *s, size_t len, struct cidr *addr)
 {
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    char buf[HTTP_ADDR_MAX];
+    while (len && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close || (close + 1 != s + len && close[1] != ':'))
+            return false;
+        len = (size_t)(close - s - 1);
+        s++;
+    } else {
+        const char *colon = memchr(s, ':', len);
+        if (colon && !memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)))
+            len = (size_t)(colon - s); /* a.b.c.d:port */
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return cidr_addr_parse(buf, addr) == 0;
+}
+
+bool http_forwarded_client(const char *peer, const char *hdr, const struct cidr *proxies, size_t n,
+                           char *out, size_t cap)
+{
+    struct cidr addr, hop;
+    snprintf(out, cap, "%s", peer);
+    if (n == 0 || !hdr || cidr_addr_parse(peer, &addr) < 0 ||
+        !cidr_list_contains(proxies, n, &addr))
+        return false;
+    bool found = false;
+    const char *end = hdr + strlen(hdr);
+    for (int hops = 0; end > hdr && hops < HTTP_XFF_MAX; hops++) {
+        const char *start = end;
+        while (start > hdr && start[-1] != ',')
+            start--;
+        if (!xff_entry(start, (size_t)(end - start), &hop))
+            break; /* the trusted hop that handed this over is the client */
+        found = true;
+        addr = hop;
+        if (!cidr_list_contains(proxies, n, &hop))
+            break;
+        end = start > hdr ? start - 1 : hdr;
+    }
+    if (found)
+        cidr_addr_format(&addr, out, cap);
+    return found;
+}
+
+void http_client_address(struct http_ctx *ctx, char *out, size_t cap)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(ctx->req);
+    const struct config *cfg = ctx->w->st->cfg;
     const char *addr = NULL;
     ev_uint16_t port = 0;
     if (conn)
         evhttp_connection_get_peer(conn, (char **)&addr, &port);
-    snprintf(out, cap, "%s", addr ? addr : "unknown");
+    snprintf(ctx->via, sizeof(ctx->via), "%s", addr ? addr : "unknown");
+    ctx->forwarded = false;
+    if (cfg->nproxies) {
+        /* Every X-Forwarded-For line, in order, as one list. */
+        struct evkeyvalq *h = evhttp_request_get_input_headers(ctx->req);
+        char joined[2048];
+        size_t len = 0;
+        bool any = false;
+        for (struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+            if (strcasecmp(kv->key, "X-Forwarded-For") != 0)
+                continue;
+            size_t l = strlen(kv->value);
+            if (len + l + 2 > sizeof(joined)) {
+                len = 0; /* the right-most hops are what counts: keep the newest lines */
+                if (l + 1 > sizeof(joined))
+                    continue;
+            }
+            if (len)
+                joined[len++] = ',';
+            memcpy(joined + len, kv->value, l);
+            len += l;
+            any = true;
+        }
+        joined[len] = '\0';
+        if (any)
+            ctx->forwarded = http_forwarded_client(ctx->via, joined, cfg->proxies, cfg->nproxies,
+                                                   ctx->client, sizeof(ctx->client));
+    }
+    if (!ctx->forwarded)
+        snprintf(ctx->client, sizeof(ctx->client), "%s", ctx->via);
+    snprintf(out, cap, "%s", ctx->client);
 }
 
 int http_listen_socket(const char *hostport, const char *setting)

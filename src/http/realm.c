@@ -14,6 +14,7 @@
 
 #include "dockhand/access.h"
 #include "dockhand/audit_writer.h"
+#include "dockhand/cidr.h"
 #include "dockhand/clock.h"
 #include "dockhand/credcache.h"
 #include "dockhand/form.h"
@@ -61,6 +62,9 @@ struct token_req {
     int64_t expires_at;
     bool catalog;
     int token_minutes;
+    struct cidr *networks; /* where the robot may log in from; none: anywhere */
+    size_t nnetworks;
+    bool network_refused; /* the login came from outside them (the audit record says so) */
     /* Parked (DOCKHAND_AUDIT_OVERFLOW=block): the answer made, its audit record waiting
      * for room in the audit queue until park_until (clock_mono_ms). */
     struct token_req *park_next;
@@ -94,6 +98,7 @@ static void treq_free(struct token_req *t)
     realm_creds_deinit(&t->cred);
     free(t->full_name);
     free(t->secret_hash);
+    free(t->networks);
     free(t->proj_buf);
     free(t);
 }
@@ -268,12 +273,16 @@ static void reply_unauthorized(struct token_req *t)
         ratelimit_fail(t->w->st->rl, ipkey, now);
         if (t->w->st->cfg->audit_tokens) {
             const char *who = t->cred.login ? t->cred.login : t->cred.account_key;
+            /* A refusal for the address is told apart in the audit log (only there: the
+             * client gets the same 401). */
             struct audit_entry e = {.username = who,
                                     .operation = "login_failed",
                                     .resource_type = "token",
                                     .resource = who,
                                     .client_ip = t->client_ip,
-                                    .request_id = t->http.rid};
+                                    .request_id = t->http.rid,
+                                    .detail =
+                                        t->network_refused ? "{\"reason\":\"network\"}" : NULL};
             struct audit_rec *rec = audit_rec_new(&e);
             if (!rec) {
                 reply_error(t, 500, "INTERNAL", "internal server error");
@@ -340,7 +349,11 @@ static void take_robot(struct token_req *t, struct rc_robot *r)
     t->expires_at = r->expires_at;
     t->catalog = r->catalog;
     t->token_minutes = r->token_minutes;
+    t->networks = r->networks;
+    t->nnetworks = r->nnetworks;
     r->full_name = r->secret_hash = NULL;
+    r->networks = NULL;
+    r->nnetworks = 0;
 }
 
 static void start_lookup(struct token_req *t)
@@ -378,10 +391,29 @@ static bool robot_expired(const struct token_req *t, time_t now)
     return t->expires_at != -1 && t->expires_at <= now;
 }
 
+/* Whether the robot may log in from the client's address: anywhere when it has no
+ * networks; an address that does not parse is outside every network. */
+static bool network_allowed(const struct token_req *t)
+{
+    struct cidr addr;
+    if (t->nnetworks == 0)
+        return true;
+    return cidr_addr_parse(t->client_ip, &addr) == 0 &&
+           cidr_list_contains(t->networks, t->nnetworks, &addr);
+}
+
+/* Every login's last step once its credential was checked (result 1: good), whatever the
+ * credential was: the robot must exist, be enabled and unexpired, and the client must be
+ * within its networks; anything else is the one 401. */
 static void verified(int result, void *arg)
 {
     struct token_req *t = arg;
     if (result != 1 || !t->found || t->disabled || robot_expired(t, time(NULL))) {
+        reply_unauthorized(t);
+        return;
+    }
+    if (!network_allowed(t)) {
+        t->network_refused = true;
         reply_unauthorized(t);
         return;
     }
@@ -604,7 +636,7 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
     }
     t->w = w;
     http_ctx_init(&t->http, w, req);
-    http_client_address(req, t->client_ip, sizeof(t->client_ip));
+    http_client_address(&t->http, t->client_ip, sizeof(t->client_ip));
 
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST) {

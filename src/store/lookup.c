@@ -8,12 +8,13 @@
 #include <jansson.h>
 
 #include "dockhand/access.h"
+#include "dockhand/cidr.h"
 #include "dockhand/db.h"
 #include "dockhand/store_util.h"
 
 static const char lookup_sql[] =
     "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
-    " token_minutes, projects FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
+    " token_minutes, projects, networks FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
 
 enum {
     COL_ID,
@@ -25,6 +26,7 @@ enum {
     COL_CATALOG,
     COL_MINUTES,
     COL_PROJECTS,
+    COL_NETWORKS,
     NCOLS
 };
 
@@ -130,6 +132,19 @@ int lookup_read(const PGresult *res, const char *const *projects, size_t n, bool
     if (!r->full_name || !r->secret_hash) {
         rc_robot_deinit(r);
         return DH_ERR_NOMEM;
+    }
+    /* networks is a text[] of PostgreSQL's cidr output, "{10.0.0.0/8,::1/128}": no item
+     * needs quoting, so the braces and commas are the whole syntax. */
+    const char *nets = PQgetvalue(res, 0, COL_NETWORKS);
+    size_t nlen = strlen(nets);
+    if (nlen > 2) {
+        char *list = strndup(nets + 1, nlen - 2);
+        int rc = list ? cidr_list_parse(list, &r->networks, &r->nnetworks, NULL) : DH_ERR_NOMEM;
+        free(list);
+        if (rc < 0) {
+            rc_robot_deinit(r);
+            return rc == DH_ERR_NOMEM ? rc : DH_ERR_DB;
+        }
     }
     *found = true;
     return 0;

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "dockhand/access.h"
+#include "dockhand/cidr.h"
 #include "dockhand/db.h"
 #include "dockhand/names.h"
 #include "dockhand/robotdir.h"
@@ -823,4 +826,328 @@ int robot_import_grant(PGconn *db, int64_t robot_id, const char *kind, int64_t p
         return DH_ERR_DB;
     PQclear(res);
     return 0;
+}
+
+/* ---- federation rules and networks ------------------------------------------------------ */
+
+void robot_federation_free(struct robot_fed_rule *rules, size_t n)
+{
+    for (size_t i = 0; rules && i < n; i++) {
+        free(rules[i].issuer);
+        free(rules[i].audience);
+        free(rules[i].subject);
+        for (size_t k = 0; k < rules[i].nclaims; k++) {
+            free(rules[i].claims[k].name);
+            free(rules[i].claims[k].value);
+        }
+        free(rules[i].claims);
+    }
+    free(rules);
+}
+
+/* UTF-8 text of 1..max bytes without any control character. */
+static bool fed_text_ok(const char *s, size_t max)
+{
+    if (!s || !*s || !store_text_ok(s, max))
+        return false;
+    return !strpbrk(s, "\t\n");
+}
+
+/* https://host[:port][/path]: a host, no userinfo, query, fragment or blanks. */
+static bool issuer_ok(const char *s)
+{
+    if (!fed_text_ok(s, ROBOT_FED_ISSUER_MAX) || strncmp(s, "https://", 8) != 0)
+        return false;
+    const char *host = s + 8, *end = host + strcspn(host, "/");
+    if (end == host || *host == ':' || memchr(host, '@', (size_t)(end - host)))
+        return false;
+    return !strpbrk(s, "?# \\");
+}
+
+int robot_federation_check(const struct robot_fed_rule *rules, size_t n, struct store_err *err)
+{
+    if (n > ROBOT_MAX_FEDERATION)
+        return store_fail(err, STORE_INVALID, "at most %d federation rules per robot",
+                          ROBOT_MAX_FEDERATION);
+    for (size_t i = 0; i < n; i++) {
+        const struct robot_fed_rule *r = &rules[i];
+        if (!issuer_ok(r->issuer))
+            return store_fail(err, STORE_INVALID,
+                              "rules[%zu].issuer must be an https:// URL with a host and no "
+                              "userinfo, query or fragment, at most %d bytes",
+                              i, ROBOT_FED_ISSUER_MAX);
+        if (r->audience && !fed_text_ok(r->audience, ROBOT_FED_AUDIENCE_MAX))
+            return store_fail(err, STORE_INVALID,
+                              "rules[%zu].audience must be 1 to %d bytes of text without control "
+                              "characters (omit it for the service's name)",
+                              i, ROBOT_FED_AUDIENCE_MAX);
+        if (!fed_text_ok(r->subject, ROBOT_FED_SUBJECT_MAX))
+            return store_fail(err, STORE_INVALID,
+                              "rules[%zu].subject must be 1 to %d bytes of text without control "
+                              "characters",
+                              i, ROBOT_FED_SUBJECT_MAX);
+        if (r->nclaims > ROBOT_FED_MAX_CLAIMS)
+            return store_fail(err, STORE_INVALID, "rules[%zu].claims: at most %d claims", i,
+                              ROBOT_FED_MAX_CLAIMS);
+        for (size_t k = 0; k < r->nclaims; k++) {
+            const struct robot_claim *c = &r->claims[k];
+            if (!fed_text_ok(c->name, ROBOT_FED_CLAIM_NAME_MAX))
+                return store_fail(err, STORE_INVALID,
+                                  "rules[%zu].claims: a claim name must be 1 to %d bytes of text "
+                                  "without control characters",
+                                  i, ROBOT_FED_CLAIM_NAME_MAX);
+            if (!fed_text_ok(c->value, ROBOT_FED_CLAIM_VALUE_MAX))
+                return store_fail(err, STORE_INVALID,
+                                  "rules[%zu].claims[\"%.128s\"] must be a string of 1 to %d "
+                                  "bytes without control characters",
+                                  i, c->name, ROBOT_FED_CLAIM_VALUE_MAX);
+            for (size_t j = 0; j < k; j++)
+                if (strcmp(r->claims[j].name, c->name) == 0)
+                    return store_fail(err, STORE_INVALID,
+                                      "rules[%zu].claims: \"%.128s\" is given twice", i, c->name);
+        }
+    }
+    return 0;
+}
+
+/* The robot's row locked for the transaction: 1, 0 when there is none, DH_ERR_DB. */
+static int robot_lock(PGconn *db, const char *idbuf)
+{
+    const char *p[] = {idbuf};
+    return store_rows(db, "SELECT id FROM robots WHERE id = $1 FOR UPDATE", 1, p);
+}
+
+static char *claims_json(const struct robot_fed_rule *r)
+{
+    json_t *o = json_object();
+    for (size_t k = 0; o && k < r->nclaims; k++)
+        if (json_object_set_new(o, r->claims[k].name, json_string(r->claims[k].value)) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
+
+int robot_federation_set(PGconn *db, int64_t id, const struct robot_fed_rule *rules, size_t n,
+                         struct store_err *err)
+{
+    char idbuf[STORE_ID_TEXT], pos[24];
+    int rc = robot_federation_check(rules, n, err);
+    if (rc < 0)
+        return rc;
+    store_id_text(idbuf, id);
+    if (db_begin(db) < 0)
+        return store_internal(err);
+    int found = robot_lock(db, idbuf);
+    if (found <= 0) {
+        db_rollback(db);
+        return found < 0 ? store_internal(err)
+                         : store_fail(err, STORE_NOT_FOUND, "robot not found");
+    }
+    const char *p1[] = {idbuf};
+    PGresult *res =
+        db_exec(db, PGRES_COMMAND_OK, "DELETE FROM robot_federation WHERE robot_id = $1", 1, p1);
+    if (!res)
+        goto fail;
+    PQclear(res);
+    for (size_t i = 0; i < n; i++) {
+        char *claims = claims_json(&rules[i]);
+        if (!claims)
+            goto fail;
+        snprintf(pos, sizeof(pos), "%zu", i);
+        const char *p[] = {idbuf, pos, rules[i].issuer, rules[i].audience, rules[i].subject,
+                           claims};
+        res = db_exec(db, PGRES_COMMAND_OK,
+                      "INSERT INTO robot_federation (robot_id, position, issuer, audience,"
+                      " subject, claims) VALUES ($1, $2::integer, $3, $4, $5, $6::jsonb)",
+                      6, p);
+        free(claims);
+        if (!res)
+            goto fail;
+        PQclear(res);
+    }
+    /* The bump is what the robots triggers audit and announce. */
+    res = db_exec(db, PGRES_COMMAND_OK,
+                  "UPDATE robots SET federation_version = federation_version + 1,"
+                  " update_time = now() WHERE id = $1",
+                  1, p1);
+    if (!res)
+        goto fail;
+    PQclear(res);
+    return db_commit(db) < 0 ? store_internal(err) : 0;
+fail:
+    db_rollback(db);
+    return store_internal(err);
+}
+
+static int fed_rule_from_row(const PGresult *res, int row, void *elem)
+{
+    struct robot_fed_rule *r = elem;
+    memset(r, 0, sizeof(*r));
+    r->issuer = strdup(PQgetvalue(res, row, 0));
+    r->audience = store_dup_or_null(res, row, 1);
+    r->subject = strdup(PQgetvalue(res, row, 2));
+    if (!r->issuer || !r->subject || (!r->audience && !PQgetisnull(res, row, 1)))
+        return DH_ERR_NOMEM;
+    json_t *claims = json_loads(PQgetvalue(res, row, 3), 0, NULL);
+    if (!json_is_object(claims)) {
+        json_decref(claims);
+        return DH_ERR_DB;
+    }
+    r->claims = calloc(json_object_size(claims) + 1, sizeof(*r->claims));
+    const char *name;
+    json_t *v;
+    json_object_foreach(claims, name, v)
+    {
+        if (!r->claims)
+            break;
+        struct robot_claim *c = &r->claims[r->nclaims++];
+        c->name = strdup(name);
+        c->value = strdup(json_is_string(v) ? json_string_value(v) : "");
+        if (!c->name || !c->value) {
+            json_decref(claims);
+            return DH_ERR_NOMEM;
+        }
+    }
+    json_decref(claims);
+    return r->claims ? 0 : DH_ERR_NOMEM;
+}
+
+static void fed_rules_free(void *list, size_t n)
+{
+    robot_federation_free(list, n);
+}
+
+int robot_federation_get(PGconn *db, int64_t id, struct robot_fed_rule **out, size_t *n,
+                         struct store_err *err)
+{
+    char idbuf[STORE_ID_TEXT];
+    *out = NULL;
+    *n = 0;
+    store_id_text(idbuf, id);
+    const char *p[] = {idbuf};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "SELECT f.issuer, f.audience, f.subject, f.claims::text,"
+                            " r.id IS NOT NULL FROM (SELECT $1::bigint AS id) q"
+                            " LEFT JOIN robots r ON r.id = q.id"
+                            " LEFT JOIN robot_federation f ON f.robot_id = r.id"
+                            " ORDER BY f.position",
+                            1, p);
+    if (!res)
+        return store_internal(err);
+    if (PQntuples(res) < 1 || PQgetvalue(res, 0, 4)[0] != 't') {
+        PQclear(res);
+        return store_fail(err, STORE_NOT_FOUND, "robot not found");
+    }
+    int rc = 0;
+    if (!PQgetisnull(res, 0, 0))
+        rc =
+            store_list_read(res, sizeof(**out), fed_rule_from_row, fed_rules_free, (void **)out, n);
+    PQclear(res);
+    return rc < 0 ? store_internal(err) : 0;
+}
+
+void robot_networks_free(char **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* A text[] of cidr output ("{10.0.0.0/8,::1/128}": nothing quoted) into a list. */
+static int networks_from_text(const char *text, char ***out, size_t *n)
+{
+    size_t len = strlen(text), cap = 1;
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < len; i++)
+        cap += text[i] == ',';
+    char **list = calloc(cap + 1, sizeof(*list));
+    if (!list)
+        return DH_ERR_NOMEM;
+    const char *p = text + (len && text[0] == '{'),
+               *end = text + len - (len && text[len - 1] == '}');
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        list[*n] = strndup(p, (size_t)(stop - p));
+        if (!list[(*n)++]) {
+            robot_networks_free(list, *n);
+            *n = 0;
+            return DH_ERR_NOMEM;
+        }
+        p = comma ? comma + 1 : end;
+    }
+    *out = list;
+    return 0;
+}
+
+int robot_networks_set(PGconn *db, int64_t id, const char *const *cidrs, size_t n, char ***out,
+                       size_t *nout, struct store_err *err)
+{
+    struct cidr nets[ROBOT_MAX_NETWORKS];
+    char idbuf[STORE_ID_TEXT];
+    if (n > ROBOT_MAX_NETWORKS)
+        return store_fail(err, STORE_INVALID, "at most %d networks per robot", ROBOT_MAX_NETWORKS);
+    /* Each normalized ("a.b.c.d/n"), so the array literal needs no quoting. */
+    char *lit = malloc(n * CIDR_TEXT_MAX + 3);
+    if (!lit)
+        return store_internal(err);
+    size_t len = 0;
+    lit[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (!cidrs[i] || cidr_parse(cidrs[i], strlen(cidrs[i]), &nets[i]) < 0) {
+            free(lit);
+            return store_fail(err, STORE_INVALID,
+                              "networks[%zu] must be an IPv4 or IPv6 network (a.b.c.d/n, "
+                              "x:y::/n) or address, without host bits set under the prefix",
+                              i);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(&nets[i], &nets[j], sizeof(nets[i])) == 0) {
+                free(lit);
+                return store_fail(err, STORE_INVALID, "networks[%zu] repeats networks[%zu]", i, j);
+            }
+        char text[CIDR_TEXT_MAX];
+        cidr_format(&nets[i], text, sizeof(text));
+        len += (size_t)sprintf(lit + len, "%s%s", i ? "," : "", text);
+    }
+    lit[len++] = '}';
+    lit[len] = '\0';
+    store_id_text(idbuf, id);
+    const char *p[] = {idbuf, lit};
+    PGresult *res = db_exec(db, PGRES_TUPLES_OK,
+                            "UPDATE robots SET networks = $2::cidr[], update_time = now()"
+                            " WHERE id = $1 RETURNING networks::text[]",
+                            2, p);
+    free(lit);
+    if (!res)
+        return store_internal(err);
+    int rc = 0;
+    if (PQntuples(res) != 1)
+        rc = store_fail(err, STORE_NOT_FOUND, "robot not found");
+    else if (out && networks_from_text(PQgetvalue(res, 0, 0), out, nout) < 0)
+        rc = store_internal(err);
+    PQclear(res);
+    return rc;
+}
+
+int robot_networks_get(PGconn *db, int64_t id, char ***out, size_t *n, struct store_err *err)
+{
+    char idbuf[STORE_ID_TEXT];
+    store_id_text(idbuf, id);
+    const char *p[] = {idbuf};
+    PGresult *res =
+        db_exec(db, PGRES_TUPLES_OK, "SELECT networks::text[] FROM robots WHERE id = $1", 1, p);
+    if (!res)
+        return store_internal(err);
+    int rc = 0;
+    if (PQntuples(res) != 1)
+        rc = store_fail(err, STORE_NOT_FOUND, "robot not found");
+    else if (networks_from_text(PQgetvalue(res, 0, 0), out, n) < 0)
+        rc = store_internal(err);
+    PQclear(res);
+    return rc;
 }

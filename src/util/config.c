@@ -96,6 +96,10 @@ const struct config_setting config_settings[] = {
     {"DOCKHAND_SESSION_MAX", "--session-max", "43200",
      "web page sessions end this many seconds after sign-in, used or not",
      INT(session_max, 1, 365 * 86400)},
+    {"DOCKHAND_TRUSTED_PROXIES", "--trusted-proxies", NULL,
+     "proxies or load balancers (CIDRs, comma-separated) whose X-Forwarded-For names the "
+     "client; from any other peer the header is ignored (default: none)",
+     STR(trusted_proxies)},
     {"DOCKHAND_LOG_LEVEL", "--log-level", "info", "debug, info, warn or error", STR(log_level)},
     {"DOCKHAND_LOG_FORMAT", "--log-format", "text", "text or json", STR(log_format)},
     {"DOCKHAND_OUTPUT", "--output", "text", "CLI output: text or json", STR(output)},
@@ -224,6 +228,27 @@ static int config_fill(struct config *cfg, int *argc, char **argv, FILE *err)
                      "go together: give both for HTTPS, or neither for plain HTTP\n");
         return DH_ERR_INVALID;
     }
+    if (cfg->trusted_proxies) {
+        size_t bad = 0;
+        rc = cidr_list_parse(cfg->trusted_proxies, &cfg->proxies, &cfg->nproxies, &bad);
+        if (rc == DH_ERR_TOOBIG) {
+            fprintf(err,
+                    "dockhand: DOCKHAND_TRUSTED_PROXIES (--trusted-proxies) holds more than "
+                    "%d networks\n",
+                    CIDR_LIST_MAX);
+            return rc;
+        }
+        if (rc == DH_ERR_INVALID) {
+            fprintf(err,
+                    "dockhand: DOCKHAND_TRUSTED_PROXIES (--trusted-proxies): item %zu is not "
+                    "an IPv4 or IPv6 address or network (a.b.c.d/n, x:y::/n; host bits "
+                    "clear)\n",
+                    bad + 1);
+            return rc;
+        }
+        if (rc < 0)
+            return rc;
+    }
     if (cfg->workers == 0)
         cfg->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (cfg->hash_threads == 0)
@@ -249,6 +274,7 @@ void config_deinit(struct config *cfg)
     for (size_t i = 0; i < config_settings_len; i++)
         if (config_settings[i].kind == CONFIG_STR)
             free(*(char **)((char *)cfg + config_settings[i].offset));
+    free(cfg->proxies);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -175,6 +175,61 @@ describe('robot workflows', () => {
     P.check();
   });
 
+  test('edit a robot: allowed networks and a federation rule are saved, shown after a reload, and removed', async () => {
+    const networksOf = () => L.api(fx.server, 'GET', `/robots/${id}/networks`);
+    const rulesOf = () => L.api(fx.server, 'GET', `/robots/${id}/federation`);
+    const { id } = await L.robotByName(fx.server, 'robot$sys1');
+    await select('robot$sys1');
+    await action('Edit');
+    let d = dialog('Edit robot$sys1');
+    const nets = d.getByLabel('Allowed networks');
+    await page.waitForFunction(() => !document.querySelector('dialog textarea[placeholder^="10.0.0.0/8"]').disabled);
+    // a bad network: the API's message, in the dialog, which stays open; nothing saved
+    P.allow(/status of 400/);
+    await nets.fill('10.0.0.1/8');
+    await d.getByRole('button', { name: 'Save' }).click();
+    await d.getByRole('alert').getByText(/networks\[0\] must be an IPv4 or IPv6 network/).waitFor();
+    assert.deepEqual(await networksOf(), []);
+    // good ones, and a rule
+    await nets.fill('10.0.0.0/8\n127.0.0.1');
+    const fed = d.getByRole('region', { name: 'Federation' });
+    await fed.getByText('No federation rules.').waitFor();
+    await fed.getByRole('button', { name: 'Add rule' }).click();
+    await fed.getByText("Enter the issuer's https:// URL.").waitFor();
+    await fed.getByLabel('Issuer').fill('https://token.actions.githubusercontent.com');
+    await fed.getByLabel('Subject').fill('repo:acme/app:*');
+    await fed.getByLabel('Claims').fill('repository=acme/app\nref=refs/heads/main');
+    await fed.getByRole('button', { name: 'Add rule' }).click();
+    await fed.getByText(/^1\. https:\/\/token\.actions\.githubusercontent\.com · subject repo:acme\/app:\*/).waitFor();
+    await L.shot(page, 'robot-edit-federation');
+    await d.getByRole('button', { name: 'Save' }).click();
+    await d.waitFor({ state: 'detached' });
+    await page.getByRole('status').getByText('robot$sys1 saved.').last().waitFor();
+    assert.deepEqual(await networksOf(), ['10.0.0.0/8', '127.0.0.1/32']);
+    assert.deepEqual(await rulesOf(), [{ issuer: 'https://token.actions.githubusercontent.com',
+      subject: 'repo:acme/app:*', claims: { ref: 'refs/heads/main', repository: 'acme/app' } }]);
+    assert.equal((await realm('robot$sys1', 'alpha/x')).status, 200); // the test runs on 127.0.0.1
+
+    // after a reload the dialog shows both; remove them again
+    await page.reload();
+    await page.getByRole('heading', { name: 'Robot accounts', level: 1 }).waitFor();
+    await select('robot$sys1');
+    await action('Edit');
+    d = dialog('Edit robot$sys1');
+    await page.waitForFunction(() => document.querySelector('dialog textarea[placeholder^="10.0.0.0/8"]').value !== '');
+    assert.equal(await d.getByLabel('Allowed networks').inputValue(), '10.0.0.0/8\n127.0.0.1/32');
+    const fed2 = d.getByRole('region', { name: 'Federation' });
+    await fed2.getByText(/repository=acme\/app/).waitFor();
+    await fed2.getByRole('button', { name: 'Remove rule 1' }).click();
+    await fed2.getByText('No federation rules.').waitFor();
+    await d.getByLabel('Allowed networks').fill('');
+    await d.getByRole('button', { name: 'Save' }).click();
+    await d.waitFor({ state: 'detached' });
+    assert.deepEqual(await networksOf(), []);
+    assert.deepEqual(await rulesOf(), []);
+    P.check();
+  });
+
   test('refresh a secret at random: the new one logs in, the old one fails', async () => {
     const old = secrets['robot$sys1'];
     await select('robot$sys1');

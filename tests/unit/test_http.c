@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "dockhand/cidr.h"
 #include "dockhand/http.h"
 #include "dockhand/log.h"
 
@@ -67,8 +68,50 @@ static void fetch(struct event_base *base, int port, const char *path, struct an
     evhttp_connection_free(conn);
 }
 
+/* X-Forwarded-For: believed only from a trusted peer; the right-most untrusted hop. */
+static void test_forwarded(void)
+{
+    struct cidr *px = NULL;
+    size_t n = 0, bad;
+    char out[HTTP_ADDR_MAX];
+    CHECK(cidr_list_parse("10.0.0.0/8, ::1", &px, &n, &bad) == 0 && n == 2);
+    /* an untrusted peer: the header is ignored */
+    CHECK(!http_forwarded_client("192.0.2.1", "203.0.113.5", px, n, out, sizeof(out)));
+    CHECK_STR(out, "192.0.2.1");
+    /* no proxies configured: ignored */
+    CHECK(!http_forwarded_client("10.0.0.1", "203.0.113.5", px, 0, out, sizeof(out)));
+    CHECK_STR(out, "10.0.0.1");
+    /* a trusted peer: its header's right-most entry */
+    CHECK(http_forwarded_client("10.0.0.1", "203.0.113.5", px, n, out, sizeof(out)));
+    CHECK_STR(out, "203.0.113.5");
+    /* a forged left part is not believed: the right-most untrusted wins */
+    CHECK(http_forwarded_client("10.0.0.1", "1.1.1.1, 203.0.113.5, 10.2.3.4", px, n, out,
+                                sizeof(out)));
+    CHECK_STR(out, "203.0.113.5");
+    /* every hop trusted: the left-most */
+    CHECK(http_forwarded_client("10.0.0.1", "10.9.9.9,10.2.3.4", px, n, out, sizeof(out)));
+    CHECK_STR(out, "10.9.9.9");
+    /* a malformed entry stops at the trusted hop that handed it over */
+    CHECK(
+        http_forwarded_client("10.0.0.1", "203.0.113.5, junk, 10.2.3.4", px, n, out, sizeof(out)));
+    CHECK_STR(out, "10.2.3.4");
+    CHECK(!http_forwarded_client("10.0.0.1", "junk", px, n, out, sizeof(out)));
+    CHECK_STR(out, "10.0.0.1");
+    CHECK(!http_forwarded_client("10.0.0.1", "", px, n, out, sizeof(out)));
+    /* IPv6, brackets and ports; a v4-mapped peer is its IPv4 address */
+    CHECK(http_forwarded_client("::1", "[2001:db8::7]:443", px, n, out, sizeof(out)));
+    CHECK_STR(out, "2001:db8::7");
+    CHECK(http_forwarded_client("::ffff:10.0.0.1", "198.51.100.2:5555", px, n, out, sizeof(out)));
+    CHECK_STR(out, "198.51.100.2");
+    CHECK(http_forwarded_client("::1", "::ffff:198.51.100.2", px, n, out, sizeof(out)));
+    CHECK_STR(out, "198.51.100.2");
+    CHECK(!http_forwarded_client("unknown", "198.51.100.2", px, n, out, sizeof(out)));
+    free(px);
+}
+
 int main(void)
 {
+    test_forwarded();
     struct event_base *base = event_base_new();
     struct evhttp *http = evhttp_new(base);
     struct server_state st = {.metrics_on = true};
