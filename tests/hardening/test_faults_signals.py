@@ -9,6 +9,7 @@ import signal
 import tempfile
 import time
 
+import requests
 from cryptography.hazmat.primitives import serialization
 
 from helpers import dockhand as dh
@@ -29,6 +30,12 @@ def _kinds(d, warm, tag, cold_n):
         return tl.Call(d, "cold", "robot$cold%s-%d" % (tag, i), tl.COLD_SECRET,
                        ["repository:p/app:pull"], tl.repo_access("p/app", ["pull"]), True)
     return [cached, cold_robot], cold
+
+
+def _hash_queue(d):
+    text = requests.get(d.metrics_url, timeout=10).text
+    return int(float(next(l.split()[-1] for l in text.splitlines()
+                          if l.startswith("dockhand_hash_queue_depth"))))
 
 
 def _pid(d, name="p"):
@@ -96,7 +103,11 @@ def test_sigterm_under_load_finishes_in_flight_and_flushes_the_audit(dockhand_fa
                       r.json().get("token") if r.status_code == 200 else None, r.text)
     with concurrent.futures.ThreadPoolExecutor(len(slow)) as ex:
         futures = [ex.submit(slow_one, c) for c in slow]
-        time.sleep(0.15)  # sent, and waiting for the hashing thread
+        # In flight: accepted, one being hashed and the others waiting for the thread.
+        end = time.monotonic() + 30
+        while _hash_queue(d) < len(slow) - 1 and time.monotonic() < end:
+            time.sleep(0.01)
+        assert _hash_queue(d) >= len(slow) - 1, "the slow requests never queued"
         t_term = time.monotonic()
         d.signal(signal.SIGTERM)
         slow_records = [f.result() for f in futures]
