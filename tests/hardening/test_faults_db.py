@@ -171,14 +171,22 @@ def test_restart_under_load(dockhand_factory, cluster):
     ok = _api_burst([d], admin.user, admin.password)
     assert all(s == 200 for s, _ in ok), ok[:3]
 
-    expires_at[0] = int(time.time()) + 3  # about 1.5 s into the outage
-    d.sql("UPDATE robots SET expires_at = %d WHERE id = %d" % (expires_at[0], exp["id"]))
     load = tl.Load(kinds, threads=4).start()
-    _run_while(load, cold, 1.0)
+    _run_while(load, cold, 0.5)
+    # The expiring robot expires while PostgreSQL is down: cached again after the change
+    # (its notification dropped it), then the outage lasts past its expiry.
+    t_change = time.monotonic()
+    expires_at[0] = int(time.time()) + 6
+    d.sql("UPDATE robots SET expires_at = %d WHERE id = %d" % (expires_at[0], exp["id"]))
+    end = time.monotonic() + 4
+    while not any(r.call.label == "expiring" and r.status == 200 and r.t0 > t_change
+                  for r in list(load.records)) and time.monotonic() < end:
+        _run_while(load, cold, 0.05)
+    assert time.time() < expires_at[0] - 0.5, "the machine is too slow for this test"
     t_down0 = time.monotonic()
     cluster.stop()
     t_down = time.monotonic()
-    _run_while(load, cold, 3.0)
+    _run_while(load, cold, max(3.0, expires_at[0] + 1.5 - time.time()))
     t_up0 = time.monotonic()
     cluster.start()
     t_up = time.monotonic()
@@ -198,6 +206,8 @@ def test_restart_under_load(dockhand_factory, cluster):
     refused = [r for r in records if r.call.label == "expiring"
                and r.t0 + wall > expires_at[0] + 1]
     assert refused and all(r.status == 401 for r in refused), refused[:3]
+    assert any(r.status == 200 and t_change < r.t0 and r.t1 < t_down0 for r in records
+               if r.call.label == "expiring"), "the expiring robot was not cached"
     assert any(t_down < r.t0 and r.t1 < t_up0 for r in refused)
     # While down: cached robots served, nothing else.
     down = [r for r in records if t_down < r.t0 and r.t1 < t_up0]
@@ -230,7 +240,7 @@ def test_stall_under_load(dockhand_factory, cluster):
     new ones included, waits): requests that need the database get 503 within
     DOCKHAND_DB_TIMEOUT_MS, cached robots keep getting tokens at once and /healthz answers
     (no worker waits); when the proxy forwards again, the service recovers."""
-    timeout_ms = 1000
+    timeout_ms = 1500
     proxy = TcpStall(cluster.port)
     try:
         d = dockhand_factory(pg=cluster, start=False, DOCKHAND_DB_TIMEOUT_MS=timeout_ms,
@@ -269,9 +279,11 @@ def test_stall_under_load(dockhand_factory, cluster):
     # and the sanitizer build; measured: README "Database faults").
     waits = [r.t1 - r.t0 for r in needs_db if r.t0 > t_stall + 0.05]
     assert max(waits) <= timeout_ms / 1000 + 1.5, max(waits)
-    assert cached_p99 < 0.5, cached_p99
+    # Far below the timeout: no worker waits for the stalled database (measured: tens of
+    # ms; the margin is for a loaded machine and the sanitizer build).
+    assert cached_p99 < 1.0, cached_p99
     assert health and all(s == 200 for s, _ in health), health
-    assert max(t for _, t in health) < 0.5, health
+    assert max(t for _, t in health) < 1.0, health
     first, last_503 = _recovery(records, t_resume)
     assert first is not None and last_503 <= RECOVERY_BOUND_S, (first, last_503)
     _figures("stall", requests=len(records), by_kind=tl.summary(records),
@@ -337,6 +349,9 @@ def test_failover_under_load(dockhand_factory, cluster):
             d.sync()
             for r in (silent, changed):
                 assert _token_status(d, r) == (200, full)
+        # Every API thread holds a connection to the primary that is about to die.
+        before = _api_burst(ds, admin.user, admin.password)
+        assert all(s == 200 for s, _ in before), before[:3]
         kinds, cold = _kinds(ds, warm, 150, "f")
         pids = [d.proc.pid for d in ds]
         load = tl.Load(kinds, threads=4).start()
