@@ -4,6 +4,7 @@ verifies with the published bundle; SIGTERM lets in-flight requests finish, writ
 audit queue out and exits 0."""
 
 import concurrent.futures
+import hashlib
 import os
 import signal
 import tempfile
@@ -77,18 +78,24 @@ def test_sighup_key_rotation_under_load(dockhand_factory):
 
 
 def test_sigterm_under_load_finishes_in_flight_and_flushes_the_audit(dockhand_factory):
-    """Requests waiting for a hashing thread when SIGTERM arrives (manual secrets: 600,000
-    iterations each, one hashing thread) are answered; the audit records queued (flushed
+    """Requests waiting for a hashing thread when SIGTERM arrives (secrets hashed with
+    300,000 iterations, one hashing thread) are answered; the audit records queued (flushed
     every 3 s here) are written before the exit, one per token issued; exit status 0."""
     d = dockhand_factory(DOCKHAND_HASH_THREADS=1, DOCKHAND_AUDIT_FLUSH_MS=3000,
                          DOCKHAND_LOG_LEVEL="info")
     warm = d.create_robot("warm")
     tl.insert_robots(lambda sql: d.sql(sql), "coldt-", 300, _pid(d))
+    # 300,000 iterations each (half a manual secret's): three queued on one hashing thread
+    # take about half a second here, well within the drain's 10 s on a loaded machine too.
     slow = []
-    for i in range(4):
+    for i in range(3):
         r = d.create_robot("slow%d" % i)
-        secret = "Manual-secret-%d-Aa1" % i
-        d.refresh_secret(r["id"], secret)
+        secret = "Slow-secret-%d-Aa1" % i
+        tl.secrets.remember(secret, r["name"])
+        salt = "slowsalt%d" % i
+        dk = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt.encode(), 300000, 32)
+        d.sql("UPDATE robots SET secret_hash = 'pbkdf2-sha256$300000$%s$%s' WHERE id = %d"
+              % (salt, dk.hex(), r["id"]))
         slow.append((r["name"], secret))
     kinds, _ = _kinds(d, warm, "t", 300)
     load = tl.Load(kinds, threads=3).start()
