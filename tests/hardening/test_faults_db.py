@@ -44,6 +44,10 @@ def _setup_robots(d, psql, tag, cold=150, projects=None):
     psql(d.db, "INSERT INTO projects (name) SELECT 'q' || (2 * i) FROM generate_series(1, %d) i"
          % PROJECTS)
     warm = d.create_robot("warm" + tag, projects={"p": ["pull", "push"]}, all_projects=["pull"])
+    # The project kind's own robot: a robot keeps 32 project answers in the cache (the
+    # oldest replaced), so new projects would push the warm robot's answer for p out.
+    warm["prober"] = d.create_robot("prober" + tag, projects={"p": ["pull", "push"]},
+                                    all_projects=["pull"])
     tl.insert_robots(lambda sql: psql(d.db, sql), "cold%s-" % tag, cold, pid)
     return warm
 
@@ -51,7 +55,7 @@ def _setup_robots(d, psql, tag, cold=150, projects=None):
 def _kinds(ds, warm, cold_n, tag, extra=()):
     """Request kinds, each across the instances ds in turn:
     cached — a warm robot on a project it asked for before: the caches answer;
-    project — the warm robot on a project it never asked for (q<n>, even ones exist and
+    project — another such robot on a project it never asked for (q<n>, even ones exist and
     give pull, odd ones do not exist): needs the database every time;
     cold — a robot never used before (consumed when it gets its token): needs the
     database once."""
@@ -65,7 +69,8 @@ def _kinds(ds, warm, cold_n, tag, extra=()):
     def project(n):
         d = ds[n % len(ds)]
         exists = n % 2 == 0 and n <= 2 * PROJECTS
-        return tl.Call(d, "project", warm["name"], warm["secret"],
+        prober = warm["prober"]
+        return tl.Call(d, "project", prober["name"], prober["secret"],
                        ["repository:q%d/app:pull,push" % n],
                        tl.repo_access("q%d/app" % n, ["pull"] if exists else []),
                        needs_db=True)
