@@ -71,6 +71,14 @@ void db_params_deinit(struct db_params *p);
  * why[0..why_len) without a trailing newline. */
 PGconn *db_open(const char *url, enum db_role role, int lock_timeout_ms, char *why, size_t why_len);
 
+/* Whether a connection kept between uses (an API thread's, the audit writer's) can take
+ * the next statement: open, idle, and not closed by the server while it waited. It reads
+ * what arrived meanwhile and sends nothing, so a connection found dead here is certain
+ * never to have seen the statement: the caller opens a new one and sends it there. A
+ * connection that dies after this check fails its statement (never re-sent: it may have
+ * run). */
+bool db_usable(PGconn *db);
+
 /* db_open for the command line: NULL with a message (no password) on stderr. */
 PGconn *db_connect(const char *url, enum db_role role);
 

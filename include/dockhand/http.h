@@ -96,7 +96,10 @@ struct worker {
     struct event *stop_ev;
     struct event *drain_ev;
     struct event *log_ev; /* writes the access lines held back during a loop pass */
+    /* Requests whose reply is not yet written out (counted from http_ctx_init to the
+     * end of the reply's write), for the drain at SIGTERM. */
     atomic_int inflight;
+    bool stopping; /* SIGTERM: replies say "Connection: close" (the worker's thread only) */
     uint64_t reqno;
     char rid_prefix[12];
     enum route_group route;  /* the group of the request being routed (http_ctx_init reads it) */

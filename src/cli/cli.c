@@ -349,9 +349,16 @@ static int cmd_keygen(const struct config *cfg, int argc, char **argv)
         (!parse_int64(opt_get(&o, "--days"), &days) || days < 1 || days > 36500))
         return usage("--days takes 1 to 36500");
     char name[256];
-    if (keys_generate(cfg->keys_dir, alg ? alg : "ES256", cn ? cn : "dockhand token signer",
-                      (int)days, name, sizeof(name)) < 0) {
-        fprintf(stderr, "dockhand: cannot make a key in %s\n", cfg->keys_dir);
+    rc = keys_generate(cfg->keys_dir, alg ? alg : "ES256", cn ? cn : "dockhand token signer",
+                       (int)days, name, sizeof(name));
+    if (rc < 0) {
+        /* keys_generate removes what it wrote before failing: say so, with the reason (a
+         * full or read-only file system, a missing permission). */
+        fprintf(stderr, "dockhand: cannot make a key in %s: %s; nothing was written\n",
+                cfg->keys_dir,
+                rc == DH_ERR_CRYPTO    ? "OpenSSL could not make the key"
+                : rc == DH_ERR_INVALID ? "invalid arguments"
+                                       : strerror(-rc));
         return 1;
     }
     if (cli_json_out(cfg))

@@ -701,6 +701,12 @@ int keys_generate(const char *dir, const char *alg, const char *common_name, int
         unlink(tmp);
         goto fail_crt;
     }
+    /* The two names made durable too (the files' contents already are). */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
     if (name_out)
         snprintf(name_out, name_cap, "%s", name);
     goto out;

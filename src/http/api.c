@@ -69,7 +69,12 @@ static void apply_changes(struct api_call *c)
 
 static void api_run(struct api_call *c, PGconn **db)
 {
-    if (!*db || PQstatus(*db) != CONNECTION_OK) {
+    /* A connection the server closed while this thread waited (a PostgreSQL restart or
+     * failover minutes ago) is replaced before the request's first statement, so the
+     * request runs on a new one instead of failing with the old. */
+    if (!db_usable(*db)) {
+        if (*db)
+            log_info("admin API: the database connection was closed; opening a new one");
         PQfinish(*db);
         *db = db_open(c->st->cfg->database_url, DB_ROLE_API, c->st->cfg->db_timeout_ms, NULL, 0);
         if (!*db) {

@@ -86,6 +86,15 @@ static const char *method_name(enum evhttp_cmd_type m)
     }
 }
 
+/* The reply is written out (evhttp's completion callback): only now may the drain at
+ * SIGTERM let the loop end; ending it after evhttp_send_reply alone lost replies still
+ * waiting for the socket, whose requests had run (tokens issued and audited). */
+static void reply_written(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    atomic_fetch_sub(&((struct worker *)arg)->inflight, 1);
+}
+
 void http_reply(struct http_ctx *ctx, int code, const char *content_type, const char *body,
                 size_t len)
 {
@@ -121,9 +130,17 @@ void http_reply(struct http_ctx *ctx, int code, const char *content_type, const 
            method_name(evhttp_request_get_command(ctx->req)), path ? path : "-", code, us / 1000,
            us % 1000 / 10, ctx->note ? " " : "", ctx->note ? ctx->note : "", fwd);
 
+    /* Stopping: each connection closes after its reply, so none brings a new request. */
+    if (ctx->w->stopping)
+        evhttp_add_header(h, "Connection", "close");
+    /* Without a connection (the client left) evhttp drops the reply: nothing to wait for.
+     * A write that fails later never completes: the drain's limit bounds that wait. */
+    if (evhttp_request_get_connection(ctx->req))
+        evhttp_request_set_on_complete_cb(ctx->req, reply_written, ctx->w);
+    else
+        atomic_fetch_sub(&ctx->w->inflight, 1);
     evhttp_send_reply(ctx->req, code, NULL, out);
     evbuffer_free(out);
-    atomic_fetch_sub(&ctx->w->inflight, 1);
 }
 
 void http_error(struct http_ctx *ctx, int status, const char *code, const char *message)

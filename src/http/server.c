@@ -231,6 +231,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
 static void worker_stop(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
+    w->stopping = true;
     if (w->bound) {
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;

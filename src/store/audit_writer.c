@@ -432,7 +432,9 @@ static void deadline_at(struct timespec *ts, int64_t ms)
 /* Connects when there is no usable connection. */
 static bool writer_connect(struct audit_writer *w)
 {
-    if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+    /* One the server closed while the writer waited (a restart, a failover) is replaced
+     * before the batch is sent, instead of failing it once and waiting a back-off. */
+    if (db_usable(w->conn))
         return true;
     PQfinish(w->conn);
     char msg[256];

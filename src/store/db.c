@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <libpq-events.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,29 @@ PGconn *db_open(const char *url, enum db_role role, int lock_timeout_ms, char *w
         return NULL;
     }
     return db;
+}
+
+bool db_usable(PGconn *db)
+{
+    if (!db || PQstatus(db) != CONNECTION_OK || PQsocket(db) < 0)
+        return false;
+    /* An idle connection has nothing to read unless the server spoke first: a server that
+     * shut down (a restart, a failover) sent its termination notice and closed the socket.
+     * Read and parse what has arrived (PQnotifies parses; the notice goes to the notice
+     * processor) until the socket is quiet: the end of the stream, read after the notice,
+     * makes the connection CONNECTION_BAD. libpq's socket is non-blocking, so this waits
+     * for nothing and sends nothing. A few rounds: a live server has no more to say. */
+    for (int round = 0; round < 4; round++) {
+        struct pollfd pfd = {PQsocket(db), POLLIN, 0};
+        if (poll(&pfd, 1, 0) <= 0)
+            break;
+        if (!PQconsumeInput(db) || PQstatus(db) != CONNECTION_OK)
+            return false;
+        PGnotify *n; /* none LISTENs on these connections: nothing to keep */
+        while ((n = PQnotifies(db)))
+            PQfreemem(n);
+    }
+    return PQstatus(db) == CONNECTION_OK && PQtransactionStatus(db) == PQTRANS_IDLE;
 }
 
 PGconn *db_connect(const char *url, enum db_role role)
