@@ -42,7 +42,6 @@ import random
 import re
 import threading
 import time
-import urllib.parse
 import uuid
 
 import requests
