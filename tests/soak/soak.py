@@ -909,14 +909,25 @@ class Soak:
         check.start()
         for t in threads:
             t.start()
-        warm = min(max(10.0, self.seconds * 0.2), 120.0)
+        # RSS and descriptors: a sample every 5 % of the run (at least 5 s apart), the one
+        # at 20 % of it (10 to 120 s) as the warm-up figure, the last one under traffic.
+        warm = self.t_start + min(max(10.0, self.seconds * 0.2), 120.0)
         end = self.t_start + self.seconds
-        self.stop.wait(warm)
-        self.sample("warm-up")
-        self.log("soak: warm-up sample after %.0f s: %s" % (warm, self.samples["warm-up"]))
         last = time.monotonic()
+        step = max(5.0, self.seconds / 20)
+        next_sample = self.t_start + step
         while not self.stop.is_set() and time.monotonic() < end:
             self.stop.wait(min(1.0, max(0.0, end - time.monotonic())))
+            now = time.monotonic()
+            if warm is not None and now >= warm:
+                warm = None
+                self.sample("warm-up")
+                self.log("soak: warm-up sample after %.0f s: %s"
+                         % (now - self.t_start, self.samples["warm-up"]))
+            elif now >= next_sample and now < end - 1:
+                self.sample("%.0f s" % (now - self.t_start))
+            while next_sample <= now:
+                next_sample += step
             if time.monotonic() - last >= 60:
                 last = time.monotonic()
                 self.log("soak: %.0f s, %d token requests, %d tokens, %d violations, "
@@ -951,7 +962,10 @@ class Soak:
                             "fds": [w["fds"], e["fds"]],
                             "fds_growth_pct": round(100.0 * (e["fds"] - w["fds"]) / w["fds"], 1)}
         audit = set(audit_jtis)
+        series = {name: [[label, v[name]["rss_kb"], v[name]["fds"]]
+                         for label, v in self.samples.items()] for name in self.names}
         return {
+            "rss_kb_fds_series": series,
             "seconds": round(self.elapsed, 1),
             "window_s": self.window,
             "requests": dict(sorted(st.requests.items())),
