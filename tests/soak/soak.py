@@ -434,9 +434,12 @@ class Soak:
         for name, d in zip(self.names, self.d):
             pid = d.proc.pid
             with open("/proc/%d/status" % pid) as f:
-                rss = int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+                status = f.read()
+            kb = {k: int(re.search(r"^%s:\s+(\d+) kB" % k, status, re.M).group(1))
+                  for k in ("VmRSS", "RssAnon", "RssFile")}
             fds = len(os.listdir("/proc/%d/fd" % pid))
-            out[name] = {"rss_kb": rss, "fds": fds}
+            out[name] = {"rss_kb": kb["VmRSS"], "anon_kb": kb["RssAnon"],
+                         "file_kb": kb["RssFile"], "fds": fds}
         self.samples[label] = out
         return out
 
@@ -962,10 +965,11 @@ class Soak:
                             "fds": [w["fds"], e["fds"]],
                             "fds_growth_pct": round(100.0 * (e["fds"] - w["fds"]) / w["fds"], 1)}
         audit = set(audit_jtis)
-        series = {name: [[label, v[name]["rss_kb"], v[name]["fds"]]
+        series = {name: [[label, v[name]["rss_kb"], v[name]["anon_kb"], v[name]["file_kb"],
+                          v[name]["fds"]]
                          for label, v in self.samples.items()] for name in self.names}
         return {
-            "rss_kb_fds_series": series,
+            "rss_anon_file_kb_fds_series": series,
             "seconds": round(self.elapsed, 1),
             "window_s": self.window,
             "requests": dict(sorted(st.requests.items())),
