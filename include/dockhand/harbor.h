@@ -36,5 +36,19 @@ struct harbor_import_report {
 int harbor_import(PGconn *db, const char *json_text, size_t len,
                   struct harbor_import_report *report, struct store_err *err) DH_MUST_CHECK;
 
+/* What the first pass of an import found (harbor_import_check). */
+struct harbor_import_check {
+    size_t rows;         /* robots in the export */
+    size_t to_store;     /* rows the second pass would create or find unchanged */
+    size_t skipped;      /* rows skipped (no credential dockhand can verify) */
+    size_t legacy;       /* of to_store: robot$ names kept as legacy */
+    size_t inconsistent; /* of to_store: rows the first pass left incomplete (a bug if not 0) */
+};
+
+/* harbor_import's first pass alone, with no database: parses the export and checks every
+ * row and the duplicates, with the same errors. Fills *out (zeroed on failure). */
+int harbor_import_check(const char *json_text, size_t len, struct harbor_import_check *out,
+                        struct store_err *err) DH_MUST_CHECK;
+
 /* Frees report->details; accepts NULL. */
 void harbor_import_report_deinit(struct harbor_import_report *report);

@@ -94,6 +94,12 @@ struct robot_filter {
  * shown once). */
 int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
                  char secret[SECRET_GEN_LEN + 1], struct store_err *err) DH_MUST_CHECK;
+/* robot_create's checks that need no database (name, level, description, duration when
+ * set, permissions against the catalogue): 0, or STORE_INVALID with the reason in err. */
+int robot_spec_check(const struct robot_spec *spec, struct store_err *err) DH_MUST_CHECK;
+/* robot_update's checks of ch against the robot cur (level, name), with no database. */
+int robot_change_check(const struct robot *cur, const struct robot_change *ch,
+                       struct store_err *err) DH_MUST_CHECK;
 int robot_get(PGconn *db, int64_t id, struct robot *out, struct store_err *err) DH_MUST_CHECK;
 /* Finds by id (digits), stored name, or full name with prefix. */
 int robot_find(PGconn *db, const char *ref, struct robot *out, struct store_err *err) DH_MUST_CHECK;

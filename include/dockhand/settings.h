@@ -10,6 +10,11 @@
 extern const char *const settings_keys[SETTINGS_COUNT];
 /* *value heap-allocated. */
 int settings_get(PGconn *db, const char *key, char **value, struct store_err *err) DH_MUST_CHECK;
+#define SETTINGS_NORM_LEN 24 /* a normalised integer value, NUL included */
+/* settings_set's check, with no database: 0 when value suits key, *value then pointing at
+ * the text to store (norm, for the integer settings); else STORE_INVALID in err. */
+int settings_check(const char *key, const char **value, char norm[SETTINGS_NORM_LEN],
+                   struct store_err *err) DH_MUST_CHECK;
 /* Validates (duration -1 or 1..ROBOT_DURATION_MAX; prefix name_prefix_valid;
  * token_expiration 1..SETTINGS_TOKEN_EXPIRATION_MAX minutes) and stores. */
 int settings_set(PGconn *db, const char *key, const char *value,

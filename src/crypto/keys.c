@@ -277,6 +277,18 @@ static int path_join(char *out, size_t cap, const char *dir, const char *name, c
     return n < 0 || (size_t)n >= cap ? DH_ERR_INVALID : 0;
 }
 
+/* The private half matches the public half. X509_check_private_key compares only public
+ * keys, and an EC key file carries its public point next to the scalar: a file whose scalar
+ * was damaged still passed it, and the key then signed tokens nothing could verify (found
+ * by tests/fuzz/fuzz_keys.c). */
+static bool key_pair_consistent(EVP_PKEY *pkey)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    bool ok = ctx && EVP_PKEY_pairwise_check(ctx) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
 static int load_pair(const char *dir, const char *name, enum kid_format fmt, struct sign_key *k)
 {
     char path[PATH_MAX];
@@ -306,7 +318,7 @@ static int load_pair(const char *dir, const char *name, enum kid_format fmt, str
         r = DH_ERR_INVALID;
         goto out;
     }
-    if (X509_check_private_key(k->cert, k->pkey) != 1) {
+    if (X509_check_private_key(k->cert, k->pkey) != 1 || !key_pair_consistent(k->pkey)) {
         r = DH_ERR_INVALID;
         goto out;
     }

@@ -2,6 +2,8 @@
  * request body (api_call.h); q and sort are parsed by query.h. */
 #include "dockhand/api_call.h"
 
+#include "dockhand/api_parse.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,24 +173,11 @@ void api_page_headers(struct api_call *c, int64_t total, int64_t page, int64_t p
 
 bool api_body_object(struct api_call *c, json_t **out)
 {
-    json_error_t e;
-    *out = NULL;
-    if (c->body_len == 0) {
-        api_error(c, 400, "BAD_REQUEST", "a JSON body is required");
+    char why[API_WHY_LEN];
+    if (api_parse_body(c->body, c->body_len, out, why) < 0) {
+        api_error(c, 400, "BAD_REQUEST", "%s", why);
         return false;
     }
-    json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &e);
-    if (!j) {
-        /* Not e.text: it quotes the input, which may hold a secret. */
-        api_error(c, 400, "BAD_REQUEST", "malformed JSON at line %d column %d", e.line, e.column);
-        return false;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        api_error(c, 400, "BAD_REQUEST", "the body must be a JSON object");
-        return false;
-    }
-    *out = j;
     return true;
 }
 

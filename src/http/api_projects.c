@@ -3,53 +3,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dockhand/api_projects.h"
 
 #include "dockhand/api_call.h"
 #include "dockhand/api_models.h"
+#include "dockhand/api_parse.h"
 #include "dockhand/query.h"
 #include "dockhand/projects.h"
+
+/* A parse failure's answer: 400 with its message, or 500 when memory ran out. */
+static void parse_error(struct api_call *c, int rc, const char *why)
+{
+    if (rc == DH_ERR_NOMEM)
+        api_error(c, 500, "INTERNAL", "out of memory");
+    else
+        api_error(c, 400, "BAD_REQUEST", "%s", why);
+}
 
 static void projects_create(struct api_call *c)
 {
     json_t *body = NULL;
     struct project p = {0};
     struct store_err err = {0};
+    const char *name;
+    bool is_public;
+    char why[API_WHY_LEN];
+    int rc;
 
     if (!api_body_object(c, &body))
         return;
-    json_t *name = json_object_get(body, "project_name"), *meta = json_object_get(body, "metadata");
-    json_t *pub = json_object_get(body, "public");
-    bool is_public = false;
-    if (!json_is_string(name)) {
-        api_error(c, 400, "BAD_REQUEST", "project_name is required (a string)");
+    if ((rc = api_parse_project_create(body, &name, &is_public, why)) < 0) {
+        parse_error(c, rc, why);
         goto out;
     }
-    if (pub && !json_is_null(pub)) {
-        if (!json_is_boolean(pub)) {
-            api_error(c, 400, "BAD_REQUEST", "public must be a boolean");
-            goto out;
-        }
-        is_public = json_is_true(pub);
-    }
-    if (meta && !json_is_null(meta)) {
-        json_t *mp = json_object_get(meta, "public");
-        if (!json_is_object(meta) || (mp && !json_is_string(mp))) {
-            api_error(c, 400, "BAD_REQUEST", "metadata.public must be \"true\" or \"false\"");
-            goto out;
-        }
-        if (mp) {
-            const char *v = json_string_value(mp);
-            if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
-                api_error(c, 400, "BAD_REQUEST", "metadata.public must be \"true\" or \"false\"");
-                goto out;
-            }
-            is_public = strcmp(v, "true") == 0;
-        }
-    }
-    if (project_create(c->db, json_string_value(name), is_public, &p, &err) < 0) {
+    if (project_create(c->db, name, is_public, &p, &err) < 0) {
         api_store_error(c, &err);
         goto out;
     }
@@ -70,6 +58,8 @@ static void projects_list(struct api_call *c)
     size_t n = 0;
     struct store_err err = {0};
     struct query q = {0};
+    char why[API_WHY_LEN];
+    int rc;
 
     if (!api_paging(c, &page, &page_size))
         return;
@@ -77,14 +67,9 @@ static void projects_list(struct api_call *c)
     bool q_given = false;
     if (!api_query(c, &q, &q_given))
         goto out;
-    if (q_given) {
-        /* name=~part or name=exact (exact is treated as a substring match too). */
-        if (q.n != 1 || strcmp(q.t[0].key, "name") != 0 ||
-            (q.t[0].kind != QUERY_EXACT && q.t[0].kind != QUERY_FUZZY)) {
-            api_error(c, 400, "BAD_REQUEST", "q: only name=~part or name=value is supported");
-            goto out;
-        }
-        name = q.t[0].v[0];
+    if (q_given && (rc = api_parse_project_q(&q, &name, why)) < 0) {
+        parse_error(c, rc, why);
+        goto out;
     }
     if (project_list(c->db, name && *name ? name : NULL, page, page_size, &list, &n, &total, &err) <
         0) {

@@ -8,16 +8,19 @@
 
 #include "dockhand/api_call.h"
 #include "dockhand/api_models.h"
+#include "dockhand/api_parse.h"
 #include "dockhand/audit.h"
 #include "dockhand/db.h"
 #include "dockhand/query.h"
 #include "dockhand/settings.h"
-#include "dockhand/timefmt.h"
 
-/* Which settings are integers in the API (the other is a string). */
-static bool setting_is_int(const char *key)
+/* A parse failure's answer: 400 with its message, or 500 when memory ran out. */
+static void parse_error(struct api_call *c, int rc, const char *why)
 {
-    return strcmp(key, "robot_name_prefix") != 0;
+    if (rc == DH_ERR_NOMEM)
+        api_error(c, 500, "INTERNAL", "out of memory");
+    else
+        api_error(c, 400, "BAD_REQUEST", "%s", why);
 }
 
 static void configurations_get(struct api_call *c)
@@ -31,8 +34,8 @@ static void configurations_get(struct api_call *c)
             api_store_error(c, &err);
             return;
         }
-        json_t *value =
-            setting_is_int(settings_keys[i]) ? json_integer(strtoll(v, NULL, 10)) : json_string(v);
+        json_t *value = api_setting_is_int(settings_keys[i]) ? json_integer(strtoll(v, NULL, 10))
+                                                             : json_string(v);
         json_object_set_new(o, settings_keys[i],
                             json_pack("{s:o, s:b}", "value", value, "editable", 1));
         free(v);
@@ -46,24 +49,15 @@ static void configurations_put(struct api_call *c)
     struct store_err err = {0};
     const char *key;
     json_t *v;
+    char why[API_WHY_LEN];
+    int rc;
 
     if (!api_body_object(c, &body))
         return;
     /* Check every key and type first, then apply all in one transaction. */
-    json_object_foreach(body, key, v)
-    {
-        bool known = false;
-        for (size_t i = 0; i < SETTINGS_COUNT; i++)
-            known = known || strcmp(key, settings_keys[i]) == 0;
-        if (!known) {
-            api_error(c, 400, "BAD_REQUEST", "unknown configuration %.64s", key);
-            goto out;
-        }
-        if (setting_is_int(key) ? !json_is_integer(v) : !json_is_string(v)) {
-            api_error(c, 400, "BAD_REQUEST", "%s must be %s", key,
-                      setting_is_int(key) ? "an integer" : "a string");
-            goto out;
-        }
+    if ((rc = api_parse_configurations(body, why)) < 0) {
+        parse_error(c, rc, why);
+        goto out;
     }
     if (db_begin(c->db) < 0) {
         api_error(c, 503, "UNAVAILABLE", "the database is unavailable");
@@ -118,52 +112,6 @@ void api_permissions(struct api_call *c, const char *rest)
     api_json(c, 200, api_model_permissions());
 }
 
-/* One bound of op_time=[from~to]; "" leaves it open. */
-static bool op_time_bound(struct api_call *c, const char *s, int64_t *out)
-{
-    const char *why;
-    if (*s && timefmt_parse(s, strlen(s), out, &why) < 0) {
-        api_error(c, 400, "BAD_REQUEST", "q: op_time: %s", why);
-        return false;
-    }
-    return true;
-}
-
-/* The keys of an audit list's q (query.h), as Harbor names them: operation, resource_type
- * and username exact, resource a substring (=x or =~x), op_time=[from~to] in the time
- * grammar of timefmt.h. The values point into q's buffer. */
-static bool audit_filter_parse(struct api_call *c, const struct query *q, struct audit_filter *f)
-{
-    for (size_t i = 0; i < q->n; i++) {
-        const struct query_term *t = &q->t[i];
-        const char *value = t->v[0];
-        if (strcmp(t->key, "operation") == 0 && t->kind == QUERY_EXACT) {
-            f->operation = value;
-        } else if (strcmp(t->key, "resource_type") == 0 && t->kind == QUERY_EXACT) {
-            f->resource_type = value;
-        } else if (strcmp(t->key, "resource") == 0 &&
-                   (t->kind == QUERY_EXACT || t->kind == QUERY_FUZZY)) {
-            f->resource = value;
-        } else if (strcmp(t->key, "username") == 0 && t->kind == QUERY_EXACT) {
-            f->username = value;
-        } else if (strcmp(t->key, "op_time") == 0) {
-            if (t->kind != QUERY_RANGE) {
-                api_error(c, 400, "BAD_REQUEST", "q: op_time=[from~to]");
-                return false;
-            }
-            if (!op_time_bound(c, t->v[0], &f->from) || !op_time_bound(c, t->v[1], &f->to))
-                return false;
-        } else {
-            api_error(c, 400, "BAD_REQUEST",
-                      "q: unknown key or form %s (operation, resource_type, resource, username, "
-                      "op_time=[from~to])",
-                      t->key);
-            return false;
-        }
-    }
-    return true;
-}
-
 void api_audit_logs(struct api_call *c, const char *rest)
 {
     struct audit_filter f = {0};
@@ -186,9 +134,11 @@ void api_audit_logs(struct api_call *c, const char *rest)
     bool q_given = false;
     if (!api_query(c, &q, &q_given))
         goto out;
-    if (q_given) {
-        if (!audit_filter_parse(c, &q, &f))
-            goto out;
+    char why[API_WHY_LEN];
+    int rc;
+    if (q_given && (rc = api_parse_audit_q(&q, &f, why)) < 0) {
+        parse_error(c, rc, why);
+        goto out;
     }
     if (audit_list(c->db, &f, &records, &n, &total, &err) < 0) {
         api_store_error(c, &err);

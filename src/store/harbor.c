@@ -628,61 +628,124 @@ static json_t *details_build(const struct row *rows, size_t n, struct import_ctx
                      "permissions_on_missing_projects", (json_int_t)ctx->missing_project_pairs);
 }
 
-int harbor_import(PGconn *db, const char *json_text, size_t len,
-                  struct harbor_import_report *report, struct store_err *err)
+/* The first pass: the document parsed (*doc) and every row checked (*rows, *n). On
+ * failure *doc and *rows are NULL. */
+static int first_pass(const char *json_text, size_t len, json_t **doc, struct row **rows, size_t *n,
+                      struct store_err *err)
 {
-    struct import_ctx ctx = {.db = db, .report = report};
-    struct row *rows = NULL;
-    json_t *doc = NULL, *list;
     json_error_t jerr;
-    size_t n = 0;
+    json_t *list;
     int rc = 0;
-    bool in_tx = false;
 
-    memset(report, 0, sizeof(*report));
+    *doc = NULL;
+    *rows = NULL;
+    *n = 0;
     if (len > HARBOR_IMPORT_MAX_BYTES)
         return store_fail(err, STORE_INVALID,
                           "the export is larger than %d bytes; nothing was imported",
                           HARBOR_IMPORT_MAX_BYTES);
     /* jerr.text can quote the input near the error (a secret, perhaps): only the
      * position is reported. */
-    doc = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc)
+    *doc = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*doc)
         return store_fail(err, STORE_INVALID,
                           "the export is not valid JSON (line %d, column %d); nothing was "
                           "imported",
                           jerr.line, jerr.column);
-    list = json_object_get(doc, "harbor_robots");
-    if (!json_is_object(doc) || !json_is_array(list)) {
+    list = json_object_get(*doc, "harbor_robots");
+    if (!json_is_object(*doc) || !json_is_array(list)) {
         rc = store_fail(err, STORE_INVALID,
                         "the export must be an object {\"harbor_robots\": [...]} (made by the "
                         "README's query); nothing was imported");
         goto out;
     }
-    n = json_array_size(list);
-    if (n > HARBOR_IMPORT_MAX_ROBOTS) {
+    *n = json_array_size(list);
+    if (*n > HARBOR_IMPORT_MAX_ROBOTS) {
         rc = store_fail(err, STORE_INVALID,
                         "the export holds more than %d robots; nothing was imported",
                         HARBOR_IMPORT_MAX_ROBOTS);
         goto out;
     }
-    rows = calloc(n + 1, sizeof(*rows));
-    ctx.project_ids = json_object();
-    ctx.skipped_pairs = json_object();
-    if (!rows || !ctx.project_ids || !ctx.skipped_pairs) {
+    *rows = calloc(*n + 1, sizeof(**rows));
+    if (!*rows) {
         rc = import_internal(err);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        rc = row_check(&rows[i], i, json_array_get(list, i), err);
+    for (size_t i = 0; i < *n; i++) {
+        rc = row_check(&(*rows)[i], i, json_array_get(list, i), err);
         if (rc < 0)
             goto out;
-        if (rows[i].skip_reason)
-            rows[i].status = ROW_SKIPPED;
+        if ((*rows)[i].skip_reason)
+            (*rows)[i].status = ROW_SKIPPED;
     }
-    rc = duplicates_check(rows, n, err);
+    rc = duplicates_check(*rows, *n, err);
+out:
+    if (rc < 0) {
+        json_decref(*doc);
+        free(*rows);
+        *doc = NULL;
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int harbor_import_check(const char *json_text, size_t len, struct harbor_import_check *out,
+                        struct store_err *err)
+{
+    json_t *doc;
+    struct row *rows;
+    size_t n;
+
+    memset(out, 0, sizeof(*out));
+    int rc = first_pass(json_text, len, &doc, &rows, &n, err);
     if (rc < 0)
+        return rc;
+    out->rows = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (r->skip_reason) {
+            out->skipped++;
+            continue;
+        }
+        out->to_store++;
+        if (r->legacy)
+            out->legacy++;
+        /* What the second pass relies on: a stored name, a level, a hash it can keep. */
+        const char *plus = r->project ? strchr(r->stored, '+') : NULL;
+        bool named = r->project ? plus && (size_t)(plus - r->stored) == strlen(r->project) &&
+                                      strncmp(r->stored, r->project, strlen(r->project)) == 0 &&
+                                      name_valid(plus + 1)
+                                : name_valid(r->stored);
+        if (!named || !r->level || !r->hash[0] ||
+            (r->project != NULL) != (strcmp(r->level, "project") == 0))
+            out->inconsistent++;
+    }
+    json_decref(doc);
+    free(rows);
+    return 0;
+}
+
+int harbor_import(PGconn *db, const char *json_text, size_t len,
+                  struct harbor_import_report *report, struct store_err *err)
+{
+    struct import_ctx ctx = {.db = db, .report = report};
+    struct row *rows = NULL;
+    json_t *doc = NULL;
+    size_t n = 0;
+    int rc = 0;
+    bool in_tx = false;
+
+    memset(report, 0, sizeof(*report));
+    rc = first_pass(json_text, len, &doc, &rows, &n, err);
+    if (rc < 0)
+        return rc;
+    ctx.project_ids = json_object();
+    ctx.skipped_pairs = json_object();
+    if (!ctx.project_ids || !ctx.skipped_pairs) {
+        rc = import_internal(err);
         goto out;
+    }
 
     if (db_begin(db) < 0) {
         rc = import_internal(err);

@@ -298,6 +298,14 @@ static int perms_insert(PGconn *db, const char *idbuf, const struct robot_permis
     return 0;
 }
 
+static int duration_check(int64_t value, struct store_err *err)
+{
+    if (value != -1 && (value < 1 || value > ROBOT_DURATION_MAX))
+        return store_fail(err, STORE_INVALID, "duration must be -1 (never expires) or 1 to %d days",
+                          ROBOT_DURATION_MAX);
+    return 0;
+}
+
 static int duration_resolve(PGconn *db, bool set, int64_t value, int64_t *out,
                             struct store_err *err)
 {
@@ -309,11 +317,25 @@ static int duration_resolve(PGconn *db, bool set, int64_t value, int64_t *out,
         value = strtoll(v, NULL, 10);
         free(v);
     }
-    if (value != -1 && (value < 1 || value > ROBOT_DURATION_MAX))
-        return store_fail(err, STORE_INVALID, "duration must be -1 (never expires) or 1 to %d days",
-                          ROBOT_DURATION_MAX);
+    if (duration_check(value, err) < 0)
+        return DH_ERR_INVALID;
     *out = value;
     return 0;
+}
+
+int robot_spec_check(const struct robot_spec *spec, struct store_err *err)
+{
+    if (!spec->name || !name_valid(spec->name))
+        return store_fail(err, STORE_INVALID,
+                          "invalid robot name: use 1-255 of a-z 0-9 and . _ - between them");
+    if (!spec->level || (strcmp(spec->level, "system") != 0 && strcmp(spec->level, "project") != 0))
+        return store_fail(err, STORE_INVALID, "level must be system or project");
+    if (spec->description && !store_text_ok(spec->description, ROBOT_DESCRIPTION_MAX))
+        return store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
+                          ROBOT_DESCRIPTION_MAX);
+    if (spec->duration_set && duration_check(spec->duration, err) < 0)
+        return DH_ERR_INVALID;
+    return perms_validate(spec->level, spec->perms, spec->nperms, err);
 }
 
 int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
@@ -326,18 +348,10 @@ int robot_create(PGconn *db, const struct robot_spec *spec, struct robot *out,
 
     memset(out, 0, sizeof(*out));
     secret[0] = '\0';
-    if (!spec->name || !name_valid(spec->name))
-        return store_fail(err, STORE_INVALID,
-                          "invalid robot name: use 1-255 of a-z 0-9 and . _ - between them");
-    if (!spec->level || (strcmp(spec->level, "system") != 0 && strcmp(spec->level, "project") != 0))
-        return store_fail(err, STORE_INVALID, "level must be system or project");
-    project_level = strcmp(spec->level, "project") == 0;
-    if (spec->description && !store_text_ok(spec->description, ROBOT_DESCRIPTION_MAX))
-        return store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
-                          ROBOT_DESCRIPTION_MAX);
-    rc = perms_validate(spec->level, spec->perms, spec->nperms, err);
+    rc = robot_spec_check(spec, err);
     if (rc < 0)
         return rc;
+    project_level = strcmp(spec->level, "project") == 0;
     rc = duration_resolve(db, spec->duration_set, spec->duration, &duration, err);
     if (rc < 0)
         return rc;
@@ -586,6 +600,30 @@ int robot_list(PGconn *db, const struct robot_filter *f, struct robot **out, siz
     return 0;
 }
 
+int robot_change_check(const struct robot *cur, const struct robot_change *ch,
+                       struct store_err *err)
+{
+    if (ch->description && !store_text_ok(ch->description, ROBOT_DESCRIPTION_MAX))
+        return store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
+                          ROBOT_DESCRIPTION_MAX);
+    if (ch->duration_set && duration_check(ch->duration, err) < 0)
+        return DH_ERR_INVALID;
+    if (ch->perms_set) {
+        int rc = perms_validate(cur->level, ch->perms, ch->nperms, err);
+        if (rc < 0)
+            return rc;
+        if (strcmp(cur->level, "project") == 0) {
+            /* A project robot stays on its own project. */
+            const char *proj_end = strchr(cur->name, '+');
+            size_t plen = proj_end ? (size_t)(proj_end - cur->name) : 0;
+            if (strlen(ch->perms[0].namespace_) != plen ||
+                strncmp(ch->perms[0].namespace_, cur->name, plen) != 0)
+                return store_fail(err, STORE_INVALID, "a project robot cannot change its project");
+        }
+    }
+    return 0;
+}
+
 int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct store_err *err)
 {
     struct robot cur;
@@ -595,32 +633,10 @@ int robot_update(PGconn *db, int64_t id, const struct robot_change *ch, struct s
     char idbuf[STORE_ID_TEXT], durbuf[24];
     store_id_text(idbuf, id);
 
-    if (ch->description && !store_text_ok(ch->description, ROBOT_DESCRIPTION_MAX)) {
-        rc = store_fail(err, STORE_INVALID, "description must be UTF-8 text of at most %d bytes",
-                        ROBOT_DESCRIPTION_MAX);
+    rc = robot_change_check(&cur, ch, err);
+    if (rc < 0)
         goto out;
-    }
-    int64_t duration = cur.duration;
-    if (ch->duration_set) {
-        rc = duration_resolve(db, true, ch->duration, &duration, err);
-        if (rc < 0)
-            goto out;
-    }
-    if (ch->perms_set) {
-        rc = perms_validate(cur.level, ch->perms, ch->nperms, err);
-        if (rc < 0)
-            goto out;
-        if (strcmp(cur.level, "project") == 0) {
-            /* A project robot stays on its own project. */
-            const char *proj_end = strchr(cur.name, '+');
-            size_t plen = proj_end ? (size_t)(proj_end - cur.name) : 0;
-            if (strlen(ch->perms[0].namespace_) != plen ||
-                strncmp(ch->perms[0].namespace_, cur.name, plen) != 0) {
-                rc = store_fail(err, STORE_INVALID, "a project robot cannot change its project");
-                goto out;
-            }
-        }
-    }
+    int64_t duration = ch->duration_set ? ch->duration : cur.duration;
     snprintf(durbuf, sizeof(durbuf), "%" PRId64, duration);
 
     if (db_begin(db) < 0) {

@@ -57,32 +57,41 @@ static bool int_in(const char *v, long lo, long hi, long *out)
     return true;
 }
 
-int settings_set(PGconn *db, const char *key, const char *value, struct store_err *err)
+int settings_check(const char *key, const char **value, char norm[SETTINGS_NORM_LEN],
+                   struct store_err *err)
 {
     long x;
-    char norm[24];
     if (!settings_known(key))
         return store_fail(err, STORE_INVALID, "unknown setting %.64s", key);
     if (strcmp(key, "robot_name_prefix") == 0) {
-        if (!name_prefix_valid(value))
+        if (!name_prefix_valid(*value))
             return store_fail(err, STORE_INVALID,
                               "robot_name_prefix must be 1-%d printable ASCII characters without"
                               " spaces or ':'",
                               PREFIX_MAX_LEN);
     } else if (strcmp(key, "robot_token_duration") == 0) {
-        if (!int_in(value, -1, ROBOT_DURATION_MAX, &x) || x == 0)
+        if (!int_in(*value, -1, ROBOT_DURATION_MAX, &x) || x == 0)
             return store_fail(err, STORE_INVALID,
                               "robot_token_duration must be -1 (never) or 1 to %d days",
                               ROBOT_DURATION_MAX);
-        snprintf(norm, sizeof(norm), "%ld", x);
-        value = norm;
+        snprintf(norm, SETTINGS_NORM_LEN, "%ld", x);
+        *value = norm;
     } else {
-        if (!int_in(value, 1, SETTINGS_TOKEN_EXPIRATION_MAX, &x))
+        if (!int_in(*value, 1, SETTINGS_TOKEN_EXPIRATION_MAX, &x))
             return store_fail(err, STORE_INVALID, "token_expiration must be 1 to %d minutes",
                               SETTINGS_TOKEN_EXPIRATION_MAX);
-        snprintf(norm, sizeof(norm), "%ld", x);
-        value = norm;
+        snprintf(norm, SETTINGS_NORM_LEN, "%ld", x);
+        *value = norm;
     }
+    return 0;
+}
+
+int settings_set(PGconn *db, const char *key, const char *value, struct store_err *err)
+{
+    char norm[SETTINGS_NORM_LEN];
+    int rc = settings_check(key, &value, norm, err);
+    if (rc < 0)
+        return rc;
     const char *p[] = {key, value};
     PGresult *res =
         db_exec(db, PGRES_COMMAND_OK, "UPDATE settings SET value = $2 WHERE key = $1", 2, p);

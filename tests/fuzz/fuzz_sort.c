@@ -1,9 +1,12 @@
-/* libFuzzer driver for the sort grammar (query.h) against the robot list's columns.
+/* libFuzzer driver for the sort grammar (query.h) against the robot list's columns, then
+ * the robot list's own check (api_parse_robot_sort: one column, nothing naming a secret).
+ * The project and audit lists take no sort.
  * Seed ideas: name  -creation_time  name,id  -  --name  name,  ,name  name,-name  Name */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dockhand/api_parse.h"
 #include "dockhand/query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,6 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (len != size || memcmp(again, data, size) != 0)
             abort();
+    }
+    /* The handler's check: what it takes, the grammar took, with one column. */
+    if (!memchr(data, '\0', size)) {
+        char *text = strndup((const char *)data, size), why[API_WHY_LEN] = "";
+        if (!text)
+            abort();
+        int r = api_parse_robot_sort(text, why);
+        if ((r == 0 && (rc != 0 || s.n > 1 || strcasestr(text, "secret"))) ||
+            (r < 0 && (r != DH_ERR_INVALID || !*why)))
+            abort();
+        free(text);
     }
     return 0;
 }

@@ -1106,6 +1106,47 @@ static void test_fixed_vectors(void)
     CHECK_STR(key_alg_name(KEY_RS256), "RS256");
 }
 
+/* Regression (tests/fuzz/fuzz_keys.c): an EC key file whose private scalar is not the one
+ * of the public point it carries, next to the certificate of that point. Only the public
+ * halves were compared, so the ring loaded and signed tokens nothing could verify. */
+static void test_mismatched_pair(void)
+{
+    char dir[4096];
+    EVP_PKEY *a = EVP_EC_gen("P-256"), *b = EVP_EC_gen("P-256"), *mixed = NULL;
+    BIGNUM *priv = NULL;
+    unsigned char pub[65];
+    size_t pub_len = 0;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    struct keyring *ring = NULL;
+
+    if (!a || !b || !bld || !ctx ||
+        EVP_PKEY_get_bn_param(a, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 ||
+        EVP_PKEY_get_octet_string_param(b, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &pub_len) !=
+            1 ||
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) != 1 ||
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) != 1 ||
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len) != 1 ||
+        !(params = OSSL_PARAM_BLD_to_param(bld)) || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &mixed, EVP_PKEY_KEYPAIR, params) != 1)
+        abort();
+    X509 *cert = test_cert(b, 0, EVP_sha256());
+    mkdir_in(dir, sizeof(dir), "mismatched");
+    write_pair(dir, "mixed", mixed, cert, NULL);
+    CHECK(keyring_load(dir, KID_LIBTRUST, &ring) == DH_ERR_INVALID);
+    CHECK(ring == NULL);
+    keyring_free(ring);
+    X509_free(cert);
+    EVP_PKEY_free(mixed);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(priv);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(b);
+}
+
 int main(void)
 {
     const char *base = getenv("TESTS_TMPDIR");
@@ -1123,6 +1164,7 @@ int main(void)
     test_verify_strict();
     test_ordering();
     test_load_errors();
+    test_mismatched_pair();
     test_generate_args();
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
