@@ -30,6 +30,7 @@ struct rc_robot {
     int64_t expires_at; /* -1: never */
     bool catalog;
     int token_minutes;
+    char *federation; /* its federation rules, the lookup's JSON array text; NULL: none */
 };
 
 /* cap 0 disables the cache (every get misses); ttl_ms bounds an entry's age. */

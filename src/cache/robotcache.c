@@ -75,13 +75,14 @@ void rc_robot_deinit(struct rc_robot *r)
         return;
     free(r->full_name);
     free(r->secret_hash);
-    r->full_name = r->secret_hash = NULL;
+    free(r->federation);
+    r->full_name = r->secret_hash = r->federation = NULL;
 }
 
 static size_t entry_bytes(const struct rc_entry *e)
 {
     size_t b = sizeof(*e) + strlen(e->r.full_name) + 1 + strlen(e->r.secret_hash) + 1 +
-               e->capproj * sizeof(*e->proj);
+               (e->r.federation ? strlen(e->r.federation) + 1 : 0) + e->capproj * sizeof(*e->proj);
     for (size_t i = 0; i < e->nproj; i++)
         b += strlen(e->proj[i].name) + 1;
     return b;
@@ -197,7 +198,8 @@ bool robotcache_get(struct robotcache *rc, const char *login, int64_t id,
     *out = e->r;
     out->full_name = strdup(e->r.full_name);
     out->secret_hash = strdup(e->r.secret_hash);
-    if (!out->full_name || !out->secret_hash) {
+    out->federation = e->r.federation ? strdup(e->r.federation) : NULL;
+    if (!out->full_name || !out->secret_hash || (e->r.federation && !out->federation)) {
         rc_robot_deinit(out);
         goto out;
     }
@@ -259,7 +261,8 @@ static struct rc_entry *entry_new(struct robotcache *rc, const struct rc_robot *
     e->r = *r;
     e->r.full_name = strdup(r->full_name ? r->full_name : "");
     e->r.secret_hash = strdup(r->secret_hash ? r->secret_hash : "");
-    if (!e->r.full_name || !e->r.secret_hash) {
+    e->r.federation = r->federation ? strdup(r->federation) : NULL;
+    if (!e->r.full_name || !e->r.secret_hash || (r->federation && !e->r.federation)) {
         entry_free(e);
         return NULL;
     }
@@ -301,7 +304,8 @@ void robotcache_put(struct robotcache *rc, uint64_t gen, const struct rc_robot *
               strcmp(e->r.secret_hash, r->secret_hash ? r->secret_hash : "") ||
               e->r.cred_version != r->cred_version || e->r.disabled != r->disabled ||
               e->r.expires_at != r->expires_at || e->r.catalog != r->catalog ||
-              e->r.token_minutes != r->token_minutes)) {
+              e->r.token_minutes != r->token_minutes ||
+              strcmp(e->r.federation ? e->r.federation : "", r->federation ? r->federation : ""))) {
         entry_remove(rc, e);
         e = NULL;
     }

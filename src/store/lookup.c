@@ -13,7 +13,7 @@
 
 static const char lookup_sql[] =
     "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
-    " token_minutes, projects FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
+    " token_minutes, projects, federation FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
 
 enum {
     COL_ID,
@@ -25,6 +25,7 @@ enum {
     COL_CATALOG,
     COL_MINUTES,
     COL_PROJECTS,
+    COL_FEDERATION,
     NCOLS
 };
 
@@ -127,6 +128,13 @@ int lookup_read(const PGresult *res, const char *const *projects, size_t n, bool
     r->disabled = PQgetvalue(res, 0, COL_DISABLED)[0] == 't';
     r->expires_at = strtoll(PQgetvalue(res, 0, COL_EXPIRES), NULL, 10);
     r->catalog = PQgetvalue(res, 0, COL_CATALOG)[0] == 't';
+    /* "[]" (no rules) is kept as NULL: most robots have none */
+    const char *fed = PQgetvalue(res, 0, COL_FEDERATION);
+    if (!PQgetisnull(res, 0, COL_FEDERATION) && strcmp(fed, "[]") != 0 &&
+        !(r->federation = strdup(fed))) {
+        rc_robot_deinit(r);
+        return DH_ERR_NOMEM;
+    }
     if (!r->full_name || !r->secret_hash) {
         rc_robot_deinit(r);
         return DH_ERR_NOMEM;
