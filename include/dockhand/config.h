@@ -36,6 +36,10 @@ struct config {
     int audit_flush_ms;        /* longest a queued audit record waits */
     int session_idle;          /* seconds a web page session lives unused */
     int session_max;           /* seconds a web page session lives at most */
+    int oidc_max_age;          /* seconds an identity token is accepted after its iat */
+    char *oidc_ca_file;        /* CA certificates for identity issuers; NULL: the system's */
+    int oidc_timeout_ms;       /* longest fetch of an issuer's keys */
+    int oidc_refetch_interval; /* seconds between two fetches of one issuer's keys, at least */
     char *log_level;
     char *log_format;
     char *output; /* CLI: "text" | "json" */
