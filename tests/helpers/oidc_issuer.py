@@ -15,8 +15,8 @@ path, each with its own signing keys:
 Tokens are shaped like the real ones (claim names and formats from each platform's
 documentation): GitHub Actions (docs.github.com, "About security hardening with OpenID
 Connect": sub "repo:ORG/REPO:ref:refs/heads/main", repository, repository_owner, ref,
-ref_type, environment, job_workflow_ref, workflow, actor, run_id, ...; exp 5 minutes after
-iat, nbf 10 minutes before), GitLab CI (docs.gitlab.com, "OpenID Connect (OIDC)
+ref_type, ref_protected "true", environment, job_workflow_ref, workflow, actor, run_id, ...;
+nbf 5 minutes before iat, exp 6 hours after it, as github/actions-oidc-debugger prints them), GitLab CI (docs.gitlab.com, "OpenID Connect (OIDC)
 Authentication Using ID Tokens": sub "project_path:GROUP/PROJ:ref_type:branch:ref:main",
 project_path, namespace_path, ref, ref_type, ref_protected "true", pipeline_source, ...)
 and a Kubernetes projected service account token (sub "system:serviceaccount:NS:SA", aud
@@ -162,7 +162,7 @@ class Issuer:
         return {"iat": now, "nbf": now - nbf_before, "exp": now + lifetime}
 
     def github(self, aud, repository="octo-org/octo-repo", ref="refs/heads/main",
-               environment=None, now=None, lifetime=300, **extra):
+               environment=None, now=None, lifetime=21600, **extra):
         owner = repository.split("/")[0]
         if environment:
             sub = "repo:%s:environment:%s" % (repository, environment)
@@ -176,7 +176,7 @@ class Issuer:
             "repository_owner_id": "65", "repository_id": "74", "repository_visibility": "private",
             "actor": "octocat", "actor_id": "12", "run_id": "1234567890", "run_number": "10",
             "run_attempt": "1", "runner_environment": "github-hosted", "workflow": "release",
-            "head_ref": "", "base_ref": "", "event_name": "push",
+            "head_ref": "", "base_ref": "", "event_name": "push", "ref_protected": "true",
             "ref_type": "branch" if ref.startswith("refs/heads/") else "tag",
             "workflow_ref": "%s/.github/workflows/release.yml@%s" % (repository, ref),
             "job_workflow_ref": "%s/.github/workflows/release.yml@%s" % (repository, ref),
@@ -184,7 +184,7 @@ class Issuer:
         }
         if environment:
             claims["environment"] = environment
-        claims.update(self.times(now, lifetime, nbf_before=600))
+        claims.update(self.times(now, lifetime, nbf_before=300))
         claims.update(extra)
         return self.mint(claims)
 

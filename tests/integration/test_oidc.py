@@ -15,7 +15,7 @@ from helpers import jwtutil
 from helpers.oidc_issuer import Issuer, Key, OidcServer
 from helpers.pg import free_port
 
-REFETCH = 2     # DOCKHAND_OIDC_REFETCH_INTERVAL of the instance under test
+REFETCH = 1     # DOCKHAND_OIDC_REFETCH_INTERVAL of the instance under test
 TIMEOUT_MS = 1500  # DOCKHAND_OIDC_TIMEOUT_MS
 SCOPE = "repository:p/app:pull,push"
 
@@ -121,8 +121,13 @@ def test_github_actions_rule(D, srv):
 
     now = int(time.time())
     # expired (past the 60 s leeway), not yet valid, issued in the future, too old
-    refused(login(D, name, gh.github(aud, repository="octo-org/app", now=now - 400)))
-    granted(D, login(D, name, gh.github(aud, repository="octo-org/app", now=now - 330)), name)
+    refused(login(D, name, gh.github(aud, repository="octo-org/app", now=now - 400,
+                                     lifetime=300)))
+    late = gh.github(aud, repository="octo-org/app", now=now - 330, lifetime=300)
+    claims = granted(D, login(D, name, late), name)
+    # the registry token ends no later than the token lifetime past the identity's exp
+    late_exp = json.loads(jwtutil.b64url_decode(late.split(".")[1]))["exp"]
+    assert late_exp + minutes * 60 - 5 <= claims["exp"] <= late_exp + minutes * 60, claims
     refused(login(D, name, gh.github(aud, repository="octo-org/app", nbf=now + 120)))
     refused(login(D, name, gh.github(aud, repository="octo-org/app", iat=now + 120)))
     refused(login(D, name, gh.github(aud, repository="octo-org/app", now=now - 3800,
