@@ -384,7 +384,7 @@ struct issuer {
     size_t nkeys;
     bool have_keys;
     uint64_t fresh_until; /* ms */
-    uint64_t last_fetch;  /* ms, when the last fetch started; 0: never */
+    uint64_t last_fetch;  /* ms, when the last fetch started, then when it ended; 0: never */
     const char *error;    /* why the last fetch failed; NULL when it worked */
     bool fetching;
     struct waiter *waiters;
@@ -561,6 +561,7 @@ static void fetch_run(struct workpool_job *job, void **state)
         e->error = why;
     }
     e->fetching = false;
+    e->last_fetch = clock_mono_ms(); /* the interval runs from the end: a slow fetch counts */
     struct waiter *ws = e->waiters;
     e->waiters = NULL;
     e->nwaiters = 0;
