@@ -149,9 +149,14 @@ def test_github_actions_rule(D, srv):
     # the robot's own name only: another robot without rules refuses the same token
     plain = D.create_robot("plain-" + uuid.uuid4().hex[:8])
     refused(login(D, plain["name"], t_ok))
-    # disabled robots are refused as usual
-    D.sql("UPDATE robots SET disabled = true WHERE id = %d" % rb["id"])
+    # expired and disabled robots are refused as usual
+    D.sql("UPDATE robots SET expires_at = extract(epoch FROM now())::bigint - 10 WHERE id = %d"
+          % rb["id"])
     refused(login(D, name, gh.github(aud, repository="octo-org/app")))
+    D.sql("UPDATE robots SET expires_at = -1, disabled = true WHERE id = %d" % rb["id"])
+    refused(login(D, name, gh.github(aud, repository="octo-org/app")))
+    D.sql("UPDATE robots SET disabled = false WHERE id = %d" % rb["id"])
+    granted(D, login(D, name, gh.github(aud, repository="octo-org/app")), name)
 
 
 def test_gitlab_rule_and_secret_beside_it(D, srv):
@@ -349,13 +354,18 @@ def test_bad_jwks(D, srv, mode, reason):
     granted(D, login(D, rb["name"], iss.github(D.env["DOCKHAND_SERVICE"])), rb["name"])
 
 
-def test_untrusted_issuer_certificate(dockhand_factory, srv):
-    """Without the CA file the issuer's certificate is not trusted: no key, no login."""
-    D2 = dockhand_factory(DOCKHAND_OIDC_REFETCH_INTERVAL=REFETCH)
-    iss = srv.issuer("untrusted")
-    rb = robot(D2, [{"issuer": iss.url, "subject": "*"}])
-    refused(login(D2, rb["name"], iss.github(D2.env["DOCKHAND_SERVICE"])))
-    assert "certificate not trusted" in D2.log_text()
+def test_untrusted_issuer_certificate(D, tmp_path):
+    """An issuer whose certificate chains to a CA dockhand does not trust (another test CA
+    than DOCKHAND_OIDC_CA_FILE's): no key, no login."""
+    other = OidcServer(str(tmp_path / "other-ca"))
+    try:
+        iss = other.issuer("untrusted")
+        rb = robot(D, [{"issuer": iss.url, "subject": "*"}])
+        refused(login(D, rb["name"], iss.github(D.env["DOCKHAND_SERVICE"])))
+        assert "cannot fetch the keys of %s: certificate not trusted" % iss.url in D.log_text()
+        assert other.fetches("untrusted", "discovery") == 0  # nothing was asked over TLS
+    finally:
+        other.close()
 
 
 def test_identity_metrics_and_throttle(dockhand_factory, srv):
