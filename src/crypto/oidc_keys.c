@@ -282,6 +282,10 @@ static int https_get(SSL_CTX *ctx, const char *url, int timeout_ms, size_t max, 
             *why = "answer too large";
             goto out;
         }
+        if (remaining(deadline) == 0) { /* a server that trickles never runs out of data */
+            *why = "timed out reading the answer";
+            goto out;
+        }
         SSL_RETRY(ssl, fd, deadline, SSL_read(ssl, buf + len, (int)(cap - len)), r);
         if (r == 0)
             break;

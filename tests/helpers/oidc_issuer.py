@@ -9,7 +9,7 @@ path, each with its own signing keys:
     tok = gh.github(repository="org/app", aud="test-registry")
     gh.rotate()                                    # a new key; the old one leaves the JWKS
     srv.fetches("github", "jwks")                  # how many times the JWKS was fetched
-    gh.mode = "slow" | "huge" | "malformed" | "fail" | "ok"   # misbehaviour, per issuer
+    gh.mode = "slow" | "trickle" | "huge" | "malformed" | "fail" | "ok"  # misbehaviour
     srv.stop(); srv.start()                        # down (connection refused) and back
 
 Tokens are shaped like the real ones (claim names and formats from each platform's
@@ -287,11 +287,15 @@ class OidcServer:
                     jwks = iss.jwks()
                     jwks["padding"] = "x" * (1024 * 1024)
                     return self.answer(200, json.dumps(jwks).encode(), iss)
+                if iss.mode == "trickle":  # a valid JWKS, 64 bytes every 20 ms (about 40 s)
+                    jwks = iss.jwks()
+                    jwks["padding"] = "x" * 120000
+                    return self.answer(200, json.dumps(jwks).encode(), iss, trickle=True)
                 if iss.mode == "malformed":
                     return self.answer(200, b'{"keys": [{"kty": "RSA", "n": ', iss)
                 return self.answer(200, json.dumps(iss.jwks()).encode(), iss)
 
-            def answer(self, status, body, iss=None):
+            def answer(self, status, body, iss=None, trickle=False):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 if iss is not None:
@@ -308,7 +312,12 @@ class OidcServer:
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     try:
-                        self.wfile.write(body)
+                        step = 64 if trickle else len(body) or 1
+                        for i in range(0, len(body), step):
+                            self.wfile.write(body[i:i + step])
+                            if trickle:
+                                self.wfile.flush()
+                                time.sleep(0.02)
                     except OSError:
                         pass
                 self.close_connection = True
