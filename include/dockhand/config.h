@@ -8,6 +8,11 @@
 
 #define CONFIG_MAX_BODY_DEFAULT 16384
 
+/* DOCKHAND_AUDIT_OVERFLOW's values, in the order of enum audit_overflow (audit_writer.h). */
+#define CONFIG_AUDIT_BLOCK 0
+#define CONFIG_AUDIT_SPILL 1
+#define CONFIG_AUDIT_DROP 2
+
 struct config {
     char *database_url;
     char *listen;         /* host:port */
@@ -34,6 +39,11 @@ struct config {
     int api_threads;           /* admin API threads */
     int audit_tokens;          /* 1: token issuance and refused logins are audited */
     int audit_flush_ms;        /* longest a queued audit record waits */
+    int audit_queue_max;       /* audit records waiting in memory */
+    int audit_overflow;        /* beyond it: CONFIG_AUDIT_BLOCK, _SPILL or _DROP */
+    int audit_block_ms;        /* block: longest a token request waits for room */
+    char *audit_spill;         /* spill: the spill file, or NULL */
+    int audit_spill_max_mb;    /* spill: its largest size */
     int session_idle;          /* seconds a web page session lives unused */
     int session_max;           /* seconds a web page session lives at most */
     int oidc_max_age;          /* seconds an identity token is accepted after its iat */
@@ -46,9 +56,10 @@ struct config {
 };
 
 enum config_kind {
-    CONFIG_STR, /* char *, a copy of the text */
-    CONFIG_INT, /* int within [min, max] */
-    CONFIG_KID, /* enum kid_format by name */
+    CONFIG_STR,            /* char *, a copy of the text */
+    CONFIG_INT,            /* int within [min, max] */
+    CONFIG_KID,            /* enum kid_format by name */
+    CONFIG_AUDIT_OVERFLOW, /* int: CONFIG_AUDIT_BLOCK, _SPILL or _DROP by name */
 };
 
 /* One setting: where it is read from, its default and help, and the field of struct

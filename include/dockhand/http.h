@@ -69,6 +69,7 @@ struct audit_writer;
 struct workpool;
 struct tls;
 struct oidc_keys;
+struct realm_park;
 
 /* Process-wide state, read-only after start except where atomic or locked inside. */
 struct server_state {
@@ -108,7 +109,8 @@ struct worker {
     atomic_int inflight;
     uint64_t reqno;
     char rid_prefix[12];
-    enum route_group route; /* the group of the request being routed (http_ctx_init reads it) */
+    enum route_group route;  /* the group of the request being routed (http_ctx_init reads it) */
+    struct realm_park *park; /* token requests waiting for room in the audit queue (realm.c) */
     struct worker_metrics m;
 };
 

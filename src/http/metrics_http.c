@@ -198,6 +198,18 @@ static void render_pools(struct server_state *st, struct jsonw *o)
     metric_single(o, "dockhand_audit_write_errors_total", "counter",
                   "Failed audit write attempts (a batch retried counts each time).",
                   a.write_errors);
+    metric_single(o, "dockhand_audit_records_spilled_total", "counter",
+                  "Audit records that found the queue full and went to the spill file.", a.spilled);
+    metric_single(o, "dockhand_audit_records_replayed_total", "counter",
+                  "Audit records replayed from the spill file into the database.", a.replayed);
+    metric_single(o, "dockhand_audit_spill_bytes", "gauge",
+                  "Bytes of the spill file not yet replayed.", a.spill_bytes);
+    metric_single(o, "dockhand_audit_blocked_requests_total", "counter",
+                  "Token requests that waited for room in the audit queue (overflow block).",
+                  a.blocked);
+    metric_single(o, "dockhand_audit_block_timeouts_total", "counter",
+                  "Token requests answered 503 after waiting for room in the audit queue.",
+                  a.block_timeouts);
 }
 
 static void render_keys(struct server_state *st, struct jsonw *o)

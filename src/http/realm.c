@@ -14,6 +14,7 @@
 
 #include "dockhand/access.h"
 #include "dockhand/audit_writer.h"
+#include "dockhand/clock.h"
 #include "dockhand/credcache.h"
 #include "dockhand/form.h"
 #include "dockhand/hashpool.h"
@@ -71,10 +72,34 @@ struct token_req {
     json_t *rules;
     struct oidc_identity ident;
     bool identity; /* logged in with ident */
+    /* Parked (DOCKHAND_AUDIT_OVERFLOW=block): the answer made, its audit record waiting
+     * for room in the audit queue until park_until (clock_mono_ms). */
+    struct token_req *park_next;
+    struct audit_rec *park_rec;
+    int64_t park_until;
+    int park_status; /* 200: the token in park_body; 401: a refused login */
+    enum token_outcome park_outcome;
+    char *park_body;
+    size_t park_len;
+    char *park_note;
+};
+
+#define PARK_TICK_MS 5 /* how often parked requests look for room in the audit queue */
+
+/* A worker's parked requests, oldest first (made at the first one). */
+struct realm_park {
+    struct event *tick;
+    struct token_req *head, *tail;
 };
 
 static void treq_free(struct token_req *t)
 {
+    free(t->park_rec);
+    if (t->park_body) {
+        OPENSSL_cleanse(t->park_body, t->park_len); /* it may hold a refresh token */
+        free(t->park_body);
+    }
+    free(t->park_note);
     form_deinit(&t->form);
     scope_list_deinit(&t->scopes);
     realm_creds_deinit(&t->cred);
@@ -105,6 +130,143 @@ static void reply_error(struct token_req *t, int status, const char *code, const
     treq_free(t);
 }
 
+/* ---- waiting for room in the audit queue (DOCKHAND_AUDIT_OVERFLOW=block) ------------- */
+
+static void send_unauthorized(struct token_req *t)
+{
+    /* Not distribution's default message for UNAUTHORIZED ("authentication required"):
+     * docker 20.10 decodes a body with the default message to a bare error code that its
+     * push retry does not recognise, and retried a dead saved login's upload for 50 s
+     * (tests/e2e/test_docker_cli.py). Any other text stops it at once. */
+    reply_error(t, 401, "UNAUTHORIZED", "authentication failed");
+}
+
+/* Sends a parked request's answer: its record has found room. */
+static void park_answer(struct token_req *t)
+{
+    if (t->park_status == 401) {
+        send_unauthorized(t);
+        return;
+    }
+    count(t, t->park_outcome);
+    t->http.note = t->park_note;
+    http_reply(&t->http, 200, NULL, t->park_body, t->park_len);
+    treq_free(t);
+}
+
+/* A parked request that found no room in time: 503, no token, no record. */
+static void park_give_up(struct token_req *t)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(t->http.req);
+    evhttp_remove_header(h, "WWW-Authenticate");
+    evhttp_add_header(h, "Retry-After", "1");
+    audit_writer_blocked(t->w->st->aw, 0, 1);
+    reply_error(t, 503, "UNAVAILABLE", "the audit log is behind; try again");
+}
+
+/* Offers the parked records in order while the queue takes them; answers those taken,
+ * and 503 to those whose time is up. Runs every PARK_TICK_MS while any is parked. */
+static void park_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct realm_park *p = w->park;
+    int64_t now = (int64_t)clock_mono_ms();
+    bool room = true;
+    struct token_req **link = &p->head, *prev = NULL;
+    while (*link) {
+        struct token_req *t = *link;
+        bool taken = room && audit_writer_offer(w->st->aw, t->park_rec);
+        room = taken;
+        if (!taken && now < t->park_until) {
+            prev = t;
+            link = &t->park_next;
+            continue;
+        }
+        *link = t->park_next;
+        if (p->tail == t)
+            p->tail = prev;
+        if (taken) {
+            t->park_rec = NULL;
+            park_answer(t);
+        } else {
+            park_give_up(t);
+        }
+    }
+    if (p->head) {
+        struct timeval tv = {0, PARK_TICK_MS * 1000};
+        evtimer_add(p->tick, &tv);
+    }
+}
+
+/* Whether this request's record rec is taken by the audit queue (then it is the queue's).
+ * While requests of this worker are parked, a new one waits behind them. */
+static bool audit_offer(struct token_req *t, struct audit_rec *rec)
+{
+    struct realm_park *p = t->w->park;
+    if (p && p->head)
+        return false;
+    return audit_writer_offer(t->w->st->aw, rec);
+}
+
+/* Parks t with its answer (status 200: body and note; 401) until its record rec finds
+ * room, at most DOCKHAND_AUDIT_BLOCK_MS. */
+static void park(struct token_req *t, struct audit_rec *rec, int status, enum token_outcome outcome,
+                 const char *body, size_t len, const char *note)
+{
+    struct worker *w = t->w;
+    t->park_rec = rec;
+    t->park_status = status;
+    t->park_outcome = outcome;
+    if (body) {
+        t->park_body = malloc(len + 1);
+        t->park_note = strdup(note);
+        if (!t->park_body || !t->park_note) {
+            reply_error(t, 500, "INTERNAL", "internal server error");
+            return;
+        }
+        memcpy(t->park_body, body, len);
+        t->park_body[len] = '\0';
+        t->park_len = len;
+    }
+    if (!w->park) {
+        struct realm_park *p = calloc(1, sizeof(*p));
+        if (!p || !(p->tick = evtimer_new(w->base, park_tick, w))) {
+            free(p);
+            reply_error(t, 500, "INTERNAL", "internal server error");
+            return;
+        }
+        w->park = p;
+    }
+    struct realm_park *p = w->park;
+    t->park_until = (int64_t)clock_mono_ms() + w->st->cfg->audit_block_ms;
+    t->park_next = NULL;
+    if (p->tail)
+        p->tail->park_next = t;
+    else
+        p->head = t;
+    p->tail = t;
+    audit_writer_blocked(w->st->aw, 1, 0);
+    if (!evtimer_pending(p->tick, NULL)) {
+        struct timeval tv = {0, PARK_TICK_MS * 1000};
+        evtimer_add(p->tick, &tv);
+    }
+}
+
+void realm_worker_deinit(struct worker *w)
+{
+    struct realm_park *p = w->park;
+    if (!p)
+        return;
+    while (p->head) { /* the loop has stopped: they get their 503 now */
+        struct token_req *t = p->head;
+        p->head = t->park_next;
+        park_give_up(t);
+    }
+    event_free(p->tick);
+    free(p);
+    w->park = NULL;
+}
+
 /* Bad credentials of every kind: the same status, header and body. */
 static void reply_unauthorized(struct token_req *t)
 {
@@ -115,6 +277,10 @@ static void reply_unauthorized(struct token_req *t)
     snprintf(hdr, sizeof(hdr), "Basic realm=\"%s\"", t->w->st->realm);
     evhttp_add_header(h, "WWW-Authenticate", hdr);
     if (!t->anonymous) {
+        ratelimit_fail(t->w->st->rl, t->cred.account_key, now);
+        char ipkey[80];
+        snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
+        ratelimit_fail(t->w->st->rl, ipkey, now);
         if (t->w->st->cfg->audit_tokens) {
             const char *who = t->cred.login ? t->cred.login : t->cred.account_key;
             struct audit_entry e = {.username = who,
@@ -123,18 +289,18 @@ static void reply_unauthorized(struct token_req *t)
                                     .resource = who,
                                     .client_ip = t->client_ip,
                                     .request_id = t->http.rid};
-            audit_writer_push(t->w->st->aw, &e);
+            struct audit_rec *rec = audit_rec_new(&e);
+            if (!rec) {
+                reply_error(t, 500, "INTERNAL", "internal server error");
+                return;
+            }
+            if (!audit_offer(t, rec)) {
+                park(t, rec, 401, TOKEN_BAD_CREDENTIALS, NULL, 0, NULL);
+                return;
+            }
         }
-        ratelimit_fail(t->w->st->rl, t->cred.account_key, now);
-        char ipkey[80];
-        snprintf(ipkey, sizeof(ipkey), "i:%s", t->client_ip);
-        ratelimit_fail(t->w->st->rl, ipkey, now);
     }
-    /* Not distribution's default message for UNAUTHORIZED ("authentication required"):
-     * docker 20.10 decodes a body with the default message to a bare error code that its
-     * push retry does not recognise, and retried a dead saved login's upload for 50 s
-     * (tests/e2e/test_docker_cli.py). Any other text stops it at once. */
-    reply_error(t, 401, "UNAUTHORIZED", "authentication failed");
+    send_unauthorized(t);
 }
 
 /* Who signs and for whom, for tokens made or checked now. */
@@ -408,8 +574,10 @@ static unsigned grant_item(struct token_req *t, const struct scope_item *it)
     return 0;
 }
 
-/* Queues the audit record of an issued token: who, what was granted, its jti. */
-static void audit_issue(struct token_req *t, const char *access, const char *jti, int64_t exp)
+/* The audit record of an issued token: who, what was granted, its jti; NULL when memory
+ * ran out. */
+static struct audit_rec *audit_issue(struct token_req *t, const char *access, const char *jti,
+                                     int64_t exp)
 {
     struct jsonw detail;
     jsonw_init(&detail);
@@ -447,8 +615,9 @@ static void audit_issue(struct token_req *t, const char *access, const char *jti
                             .request_id = t->http.rid,
                             .detail = jsonw_text(&detail),
                             .robot_id = t->anonymous ? 0 : t->robot_id};
-    audit_writer_push(t->w->st->aw, &e);
+    struct audit_rec *rec = detail.buf ? audit_rec_new(&e) : NULL;
     jsonw_deinit(&detail);
+    return rec;
 }
 
 static void grant_and_reply(struct token_req *t)
@@ -498,24 +667,31 @@ static void grant_and_reply(struct token_req *t)
         if (!jsonw_text(&body))
             goto fail;
     }
-    if (t->w->st->metrics_on) {
-        size_t full = 0, none = 0;
-        for (size_t i = 0; i < t->scopes.n; i++) {
-            full += t->scopes.items[i].granted == t->scopes.items[i].requested;
-            none += t->scopes.items[i].granted == 0;
-        }
-        count(t, t->anonymous          ? TOKEN_ANONYMOUS
-                 : full == t->scopes.n ? TOKEN_GRANTED
-                 : none == t->scopes.n ? TOKEN_EMPTY
-                                       : TOKEN_PARTIAL);
+    size_t full = 0, none = 0;
+    for (size_t i = 0; i < t->scopes.n; i++) {
+        full += t->scopes.items[i].granted == t->scopes.items[i].requested;
+        none += t->scopes.items[i].granted == 0;
     }
-    if (cfg->audit_tokens)
-        audit_issue(t, jsonw_text(&tok.access), tok.jti, tok.exp);
-    else if (!t->anonymous)
-        audit_writer_used(t->w->st->aw, t->robot_id);
+    enum token_outcome outcome = t->anonymous          ? TOKEN_ANONYMOUS
+                                 : full == t->scopes.n ? TOKEN_GRANTED
+                                 : none == t->scopes.n ? TOKEN_EMPTY
+                                                       : TOKEN_PARTIAL;
     /* Who got what goes on the request's access log line. */
     char note[700];
     token_note(&tok, t->anonymous ? "anonymous" : sub, note, sizeof(note));
+    if (cfg->audit_tokens) {
+        /* No record, no token: one the queue cannot take now waits for room (block). */
+        struct audit_rec *rec = audit_issue(t, jsonw_text(&tok.access), tok.jti, tok.exp);
+        if (!rec)
+            goto fail;
+        if (!audit_offer(t, rec)) {
+            park(t, rec, 200, outcome, jsonw_text(&body), body.len, note);
+            goto out;
+        }
+    } else if (!t->anonymous) {
+        audit_writer_used(t->w->st->aw, t->robot_id);
+    }
+    count(t, outcome);
     t->http.note = note;
     http_reply(&t->http, 200, NULL, jsonw_text(&body), body.len);
     treq_free(t);

@@ -308,8 +308,9 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
 
 static void worker_deinit(struct worker *w)
 {
-    /* The pool first: failing its waiting queries replies to requests that the
-     * evhttp still owns. */
+    /* The parked token requests and the pool first: failing them replies to requests
+     * that the evhttp still owns. */
+    realm_worker_deinit(w);
     pgpool_free(w->pool);
     if (w->http)
         evhttp_free(w->http);
@@ -479,7 +480,13 @@ int server_run(const struct config *cfg)
     st.admin_cc = credcache_new(ADMIN_CACHE_SIZE);
     st.rcache = robotcache_new((size_t)cfg->robot_cache_size, cfg->cache_ttl_ms);
     st.rdir = robotdir_new((size_t)cfg->robot_list_cache_size, cfg->cache_ttl_ms);
-    st.aw = audit_writer_new(cfg->database_url, cfg->audit_flush_ms);
+    st.aw = audit_writer_new(
+        &(struct audit_writer_opts){.conninfo = cfg->database_url,
+                                    .flush_ms = cfg->audit_flush_ms,
+                                    .queue_max = cfg->audit_queue_max,
+                                    .overflow = (enum audit_overflow)cfg->audit_overflow,
+                                    .spill_path = cfg->audit_spill,
+                                    .spill_max = (int64_t)cfg->audit_spill_max_mb << 20});
     st.ap = apipool_new(cfg->api_threads);
     const struct oidc_keys_config okc = {.ca_file = cfg->oidc_ca_file,
                                          .timeout_ms = cfg->oidc_timeout_ms,

@@ -10,6 +10,7 @@
 #define STR(f) CONFIG_STR, offsetof(struct config, f), 0, 0
 #define INT(f, lo, hi) CONFIG_INT, offsetof(struct config, f), lo, hi
 #define KID(f) CONFIG_KID, offsetof(struct config, f), 0, 0
+#define OVERFLOW(f) CONFIG_AUDIT_OVERFLOW, offsetof(struct config, f), 0, 0
 const struct config_setting config_settings[] = {
     {"DOCKHAND_DATABASE_URL", "--database-url", "postgresql:///dockhand",
      "libpq connection URL or key=value string", STR(database_url)},
@@ -73,6 +74,22 @@ const struct config_setting config_settings[] = {
     {"DOCKHAND_AUDIT_FLUSH_MS", "--audit-flush-ms", "200",
      "longest a queued audit record (token issued, login refused) waits to be written, ms",
      INT(audit_flush_ms, 10, 60000)},
+    {"DOCKHAND_AUDIT_QUEUE_MAX", "--audit-queue-max", "100000",
+     "audit records waiting in memory for the writer; beyond it DOCKHAND_AUDIT_OVERFLOW applies",
+     INT(audit_queue_max, 1, 10000000)},
+    {"DOCKHAND_AUDIT_OVERFLOW", "--audit-overflow", "block",
+     "a token whose audit record finds the queue full: block (the request waits up to "
+     "DOCKHAND_AUDIT_BLOCK_MS for room, then 503), spill (the record goes to "
+     "DOCKHAND_AUDIT_SPILL, replayed later) or drop (the record is lost, counted)",
+     OVERFLOW(audit_overflow)},
+    {"DOCKHAND_AUDIT_BLOCK_MS", "--audit-block-ms", "2000",
+     "block: longest a token request waits for room in the audit queue before 503, ms",
+     INT(audit_block_ms, 1, 60000)},
+    {"DOCKHAND_AUDIT_SPILL", "--audit-spill", NULL,
+     "spill: the spill file's path (one per instance, on a local disk)", STR(audit_spill)},
+    {"DOCKHAND_AUDIT_SPILL_MAX_MB", "--audit-spill-max-mb", "1024",
+     "spill: largest size of the spill file, MiB; records beyond it are dropped (counted)",
+     INT(audit_spill_max_mb, 1, 1048576)},
     {"DOCKHAND_SESSION_IDLE", "--session-idle", "1800",
      "web page sessions end after this many seconds without a request",
      INT(session_idle, 1, 30 * 86400)},
@@ -99,6 +116,7 @@ const struct config_setting config_settings[] = {
 #undef STR
 #undef INT
 #undef KID
+#undef OVERFLOW
 const size_t config_settings_len = DH_ARRAY_SIZE(config_settings);
 
 /* name is what the value came from (the variable or the flag), so an error points at the
@@ -142,6 +160,17 @@ static int setting_apply(struct config *cfg, const struct config_setting *s, con
             return DH_ERR_INVALID;
         }
         return 0;
+    case CONFIG_AUDIT_OVERFLOW: {
+        static const char *const names[] = {"block", "spill", "drop"};
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(value, names[i]) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        }
+        fprintf(err, "dockhand: %s must be block, spill or drop, not \"%.40s\"\n", name, value);
+        return DH_ERR_INVALID;
+    }
     }
     return DH_ERR_INVALID;
 }

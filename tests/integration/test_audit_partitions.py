@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -127,11 +128,15 @@ def test_migrating_version_7_keeps_every_audit_row(dockhand_factory):
     d.sql("INSERT INTO projects (name) VALUES ('new-project')")
     new = json.loads(d.sql("SELECT row_to_json(a) FROM audit_log a WHERE resource = 'new-project'"))
     assert new["id"] > last and new["operation"] == "create", new
-    # the primary key and every index of 002 and 006 are there
+    # the primary key and every index of 002 and 006 are there; the username index is
+    # each cold partition's own since 010 (today's partition has none)
     idx = set(d.sql("SELECT indexrelid::regclass FROM pg_index"
                     " WHERE indrelid = 'audit_log'::regclass").split())
     assert idx == {"audit_log_pkey", "audit_log_time", "audit_log_operation",
-                   "audit_log_resource_type", "audit_log_username"}, idx
+                   "audit_log_resource_type"}, idx
+    for name in parts:
+        cold = name == "audit_log_default" or name < day_name(t)
+        assert exists(d, name + "_username") == cold, name
     assert "WHERE (operation <> 'issue_token'::text)" in d.sql(
         "SELECT pg_get_indexdef('audit_log_operation'::regclass)")
 
@@ -325,3 +330,39 @@ def test_api_list_pages_across_partitions(dockhand_factory):
     got = admin.list_all("/audit-logs", params={"q": q}, model="AuditLog", page_size=2)
     assert [str(e["id"]) for e in got] == expected[3:9]
     assert {e["op_time"][:10] for e in got} == {str(days[0]), str(days[1])}
+
+
+def test_writer_indexes_cold_partitions_by_username(dockhand_factory):
+    """Today's partition has no username index (sql/010: the COPYs of the tokens are
+    cheaper); a partition whose day is over gets one from the audit writer, built
+    concurrently on a connection of its own, and the username filter uses it."""
+    d = dockhand_factory(start=False)
+    t = today(d)
+    y = t - datetime.timedelta(days=1)
+    add_day(d, y)
+    insert_at(d, ["%s 12:00+00" % y], resource="cold")
+    assert not exists(d, day_name(y) + "_username")
+    assert not exists(d, day_name(t) + "_username")
+    d.start()
+    deadline = time.monotonic() + 30
+    done = "audit: the audit log's partition %s is indexed by username" % day_name(y)
+    while done not in d.log_text():
+        assert time.monotonic() < deadline, d.log_tail()
+        time.sleep(0.1)
+    assert d.sql("SELECT count(*) FROM pg_index WHERE indisvalid AND"
+                 " indexrelid = to_regclass('%s_username')" % day_name(y)).strip() == "1"
+    assert not exists(d, day_name(t) + "_username")
+    plan = d.sql("SET enable_seqscan = off; EXPLAIN SELECT * FROM audit_log"
+                 " WHERE username = 'cli:test' AND op_time >= '%s' AND op_time < '%s'"
+                 " ORDER BY op_time DESC, id DESC LIMIT 10" % (y, t))
+    assert "%s_username" % day_name(y) in plan, plan
+    # An interrupted build (an invalid index) is dropped and built again.
+    d.stop()
+    d.sql("UPDATE pg_index SET indisvalid = false"
+          " WHERE indexrelid = '%s_username'::regclass" % day_name(y))
+    d.start()
+    deadline = time.monotonic() + 30
+    while d.sql("SELECT count(*) FROM pg_index WHERE indisvalid AND"
+                " indexrelid = to_regclass('%s_username')" % day_name(y)).strip() != "1":
+        assert time.monotonic() < deadline, d.log_tail()
+        time.sleep(0.1)
