@@ -50,6 +50,10 @@ struct config {
     char *trusted_proxies;     /* CIDRs whose X-Forwarded-For is believed (text) */
     struct cidr *proxies;      /* trusted_proxies parsed (not a setting of its own) */
     size_t nproxies;
+    int oidc_max_age;          /* seconds an identity token is accepted after its iat */
+    char *oidc_ca_file;        /* CA certificates for identity issuers; NULL: the system's */
+    int oidc_timeout_ms;       /* longest fetch of an issuer's keys */
+    int oidc_refetch_interval; /* seconds between two fetches of one issuer's keys, at least */
     char *log_level;
     char *log_format;
     char *output; /* CLI: "text" | "json" */

@@ -29,7 +29,14 @@ enum route_group {
     ROUTE_OTHER,
     ROUTE_GROUPS
 };
-enum token_grant { GRANT_NONE, GRANT_BASIC, GRANT_PASSWORD, GRANT_REFRESH, GRANT_KINDS };
+enum token_grant {
+    GRANT_NONE,
+    GRANT_BASIC,
+    GRANT_PASSWORD,
+    GRANT_REFRESH,
+    GRANT_EXCHANGE, /* RFC 8693 token exchange of an identity token */
+    GRANT_KINDS
+};
 enum token_outcome {
     TOKEN_GRANTED,   /* everything asked for (or a login without scopes) */
     TOKEN_PARTIAL,   /* some of it */
@@ -43,12 +50,15 @@ enum token_outcome {
     TOKEN_OUTCOMES
 };
 enum verify_result { VERIFY_MATCH, VERIFY_MISMATCH, VERIFY_MALFORMED, VERIFY_RESULTS };
+/* Identity tokens tried against a robot's federation rules */
+enum identity_result { IDENTITY_ACCEPTED, IDENTITY_REFUSED, IDENTITY_RESULTS };
 
 /* Written by the worker's own thread only (metric_add), summed at scrape time. */
 struct worker_metrics {
     metric_t tokens[GRANT_KINDS][TOKEN_OUTCOMES];
     struct metric_hist duration[ROUTE_GROUPS];
     metric_t verifications[VERIFY_RESULTS];
+    metric_t identities[IDENTITY_RESULTS];
 };
 
 struct keyring;
@@ -60,6 +70,7 @@ struct pgpool;
 struct audit_writer;
 struct workpool;
 struct tls;
+struct oidc_keys;
 struct realm_park;
 
 /* Process-wide state, read-only after start except where atomic or locked inside. */
@@ -78,6 +89,7 @@ struct server_state {
     _Atomic int64_t notify_sync; /* the highest 'sync:<n>' notification processed */
     struct workpool *hp;
     struct workpool *ap;
+    struct oidc_keys *oidc; /* identity token issuers' keys */
     struct audit_writer *aw;
     bool metrics_on;        /* DOCKHAND_METRICS_LISTEN is not "off": count */
     struct worker *workers; /* for the metrics listener's sums */

@@ -28,7 +28,8 @@ void realm_creds_deinit(struct realm_creds *c);
 /* Takes a login name and secret (length-delimited). Empty ones are accepted: they are
  * wrong credentials (401 after the usual lookup), not malformed requests. Returns 0,
  * DH_ERR_INVALID (a name over LOGIN_MAX_LEN, not UTF-8 or with control characters; a
- * secret over SECRET_MAX_LEN or holding a NUL) or DH_ERR_NOMEM. */
+ * secret over SECRET_MAX_LEN that is not shaped like an identity token (oidc.h), or one
+ * holding a NUL) or DH_ERR_NOMEM. */
 int realm_creds_password(struct realm_creds *c, const char *user, size_t ulen, const char *pass,
                          size_t plen) DH_MUST_CHECK;
 

@@ -33,6 +33,7 @@ struct rc_robot {
     int token_minutes;
     struct cidr *networks; /* where it may log in from (malloc'd); none: anywhere */
     size_t nnetworks;
+    char *federation; /* its federation rules, the lookup's JSON array text; NULL: none */
 };
 
 /* cap 0 disables the cache (every get misses); ttl_ms bounds an entry's age. */

@@ -76,7 +76,8 @@ void rc_robot_deinit(struct rc_robot *r)
     free(r->full_name);
     free(r->secret_hash);
     free(r->networks);
-    r->full_name = r->secret_hash = NULL;
+    free(r->federation);
+    r->full_name = r->secret_hash = r->federation = NULL;
     r->networks = NULL;
     r->nnetworks = 0;
 }
@@ -84,7 +85,8 @@ void rc_robot_deinit(struct rc_robot *r)
 static size_t entry_bytes(const struct rc_entry *e)
 {
     size_t b = sizeof(*e) + strlen(e->r.full_name) + 1 + strlen(e->r.secret_hash) + 1 +
-               e->capproj * sizeof(*e->proj) + e->r.nnetworks * sizeof(*e->r.networks);
+               e->capproj * sizeof(*e->proj) + e->r.nnetworks * sizeof(*e->r.networks) +
+               (e->r.federation ? strlen(e->r.federation) + 1 : 0);
     for (size_t i = 0; i < e->nproj; i++)
         b += strlen(e->proj[i].name) + 1;
     return b;
@@ -213,7 +215,9 @@ bool robotcache_get(struct robotcache *rc, const char *login, int64_t id,
     *out = e->r;
     out->full_name = strdup(e->r.full_name);
     out->secret_hash = strdup(e->r.secret_hash);
-    if (networks_dup(&e->r, &out->networks) < 0 || !out->full_name || !out->secret_hash) {
+    out->federation = e->r.federation ? strdup(e->r.federation) : NULL;
+    if (networks_dup(&e->r, &out->networks) < 0 || !out->full_name || !out->secret_hash ||
+        (e->r.federation && !out->federation)) {
         rc_robot_deinit(out);
         goto out;
     }
@@ -275,7 +279,9 @@ static struct rc_entry *entry_new(struct robotcache *rc, const struct rc_robot *
     e->r = *r;
     e->r.full_name = strdup(r->full_name ? r->full_name : "");
     e->r.secret_hash = strdup(r->secret_hash ? r->secret_hash : "");
-    if (networks_dup(r, &e->r.networks) < 0 || !e->r.full_name || !e->r.secret_hash) {
+    e->r.federation = r->federation ? strdup(r->federation) : NULL;
+    if (networks_dup(r, &e->r.networks) < 0 || !e->r.full_name || !e->r.secret_hash ||
+        (r->federation && !e->r.federation)) {
         entry_free(e);
         return NULL;
     }
@@ -319,7 +325,8 @@ void robotcache_put(struct robotcache *rc, uint64_t gen, const struct rc_robot *
               e->r.expires_at != r->expires_at || e->r.catalog != r->catalog ||
               e->r.token_minutes != r->token_minutes || e->r.nnetworks != r->nnetworks ||
               (r->nnetworks &&
-               memcmp(e->r.networks, r->networks, r->nnetworks * sizeof(*r->networks))))) {
+               memcmp(e->r.networks, r->networks, r->nnetworks * sizeof(*r->networks))) ||
+              strcmp(e->r.federation ? e->r.federation : "", r->federation ? r->federation : ""))) {
         entry_remove(rc, e);
         e = NULL;
     }

@@ -13,6 +13,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "dockhand/audit_writer.h"
+#include "dockhand/oidc_keys.h"
 #include "dockhand/changes.h"
 #include "dockhand/credcache.h"
 #include "dockhand/http.h"
@@ -35,11 +36,13 @@ struct metrics_server {
 
 static const char *const route_names[ROUTE_GROUPS] = {"token", "api",    "web",
                                                       "keys",  "health", "other"};
-static const char *const grant_names[GRANT_KINDS] = {"none", "basic", "password", "refresh"};
+static const char *const grant_names[GRANT_KINDS] = {"none", "basic", "password", "refresh",
+                                                     "token_exchange"};
 static const char *const outcome_names[TOKEN_OUTCOMES] = {
     "granted",   "partial",     "empty",          "anonymous", "bad_credentials",
     "throttled", "bad_request", "db_unavailable", "error"};
 static const char *const verify_names[VERIFY_RESULTS] = {"match", "mismatch", "malformed"};
+static const char *const identity_names[IDENTITY_RESULTS] = {"accepted", "refused"};
 
 static void render_tokens(struct server_state *st, struct jsonw *o)
 {
@@ -65,6 +68,27 @@ static void render_tokens(struct server_state *st, struct jsonw *o)
         snprintf(labels, sizeof(labels), "result=\"%s\"", verify_names[r]);
         metric_u64(o, "dockhand_secret_verifications_total", labels, sum);
     }
+    metric_family(o, "dockhand_identity_logins_total", "counter",
+                  "Identity tokens tried against a robot's federation rules, by result.");
+    for (int r = 0; r < IDENTITY_RESULTS; r++) {
+        uint64_t sum = 0;
+        for (int i = 0; i < st->nworkers; i++)
+            sum += metric_get(&st->workers[i].m.identities[r]);
+        snprintf(labels, sizeof(labels), "result=\"%s\"", identity_names[r]);
+        metric_u64(o, "dockhand_identity_logins_total", labels, sum);
+    }
+    struct oidc_keys_stats ks = {0};
+    if (st->oidc)
+        oidc_keys_stats(st->oidc, &ks);
+    metric_family(o, "dockhand_oidc_key_fetches_total", "counter",
+                  "Fetches of an identity issuer's keys (discovery and JWKS), by result.");
+    metric_u64(o, "dockhand_oidc_key_fetches_total", "result=\"ok\"", ks.fetches_ok);
+    metric_u64(o, "dockhand_oidc_key_fetches_total", "result=\"error\"", ks.fetches_failed);
+    metric_single(o, "dockhand_oidc_refetches_refused_total", "counter",
+                  "Unknown kids not refetched because the issuer's refetch interval was not over.",
+                  ks.refetches_refused);
+    metric_single(o, "dockhand_oidc_issuers", "gauge", "Identity issuers whose keys are held.",
+                  ks.issuers);
     metric_family(o, "dockhand_http_request_duration_seconds", "histogram",
                   "Time from a request's start to its reply, by route group.");
     for (int r = 0; r < ROUTE_GROUPS; r++) {

@@ -24,6 +24,8 @@
 #include "dockhand/log.h"
 #include "dockhand/lookup.h"
 #include "dockhand/names.h"
+#include "dockhand/oidc.h"
+#include "dockhand/oidc_keys.h"
 #include "dockhand/pgasync.h"
 #include "dockhand/ratelimit.h"
 #include "dockhand/realm_creds.h"
@@ -33,6 +35,8 @@
 #include "dockhand/http.h"
 #include "dockhand/realm.h"
 #include "dockhand/token.h"
+
+#define REALM_GRANT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
 
 struct token_req {
     struct http_ctx http;
@@ -65,6 +69,13 @@ struct token_req {
     struct cidr *networks; /* where the robot may log in from; none: anywhere */
     size_t nnetworks;
     bool network_refused; /* the login came from outside them (the audit record says so) */
+    char *federation;     /* the robot's rules (JSON text), NULL: none */
+    /* an identity token (README "Keyless CI") */
+    bool exchange; /* RFC 8693 token exchange: an identity token or nothing */
+    struct oidc_token idt;
+    json_t *rules;
+    struct oidc_identity ident;
+    bool identity; /* logged in with ident */
     /* Parked (DOCKHAND_AUDIT_OVERFLOW=block): the answer made, its audit record waiting
      * for room in the audit queue until park_until (clock_mono_ms). */
     struct token_req *park_next;
@@ -99,7 +110,11 @@ static void treq_free(struct token_req *t)
     free(t->full_name);
     free(t->secret_hash);
     free(t->networks);
+    free(t->federation);
     free(t->proj_buf);
+    oidc_token_deinit(&t->idt);
+    json_decref(t->rules);
+    oidc_identity_deinit(&t->ident);
     free(t);
 }
 
@@ -308,6 +323,9 @@ static struct token_issuer issuer(const struct token_req *t)
 static void lookup_done(PGresult *res, void *arg);
 static void lookup_ready(struct token_req *t);
 static void grant_and_reply(struct token_req *t);
+static void secret_path(struct token_req *t);
+static bool identity_start(struct token_req *t);
+static void identity_refused(struct token_req *t, const char *why);
 
 /* The distinct projects of the repository scopes, in t->proj_names. */
 static int collect_projects(struct token_req *t)
@@ -351,7 +369,8 @@ static void take_robot(struct token_req *t, struct rc_robot *r)
     t->token_minutes = r->token_minutes;
     t->networks = r->networks;
     t->nnetworks = r->nnetworks;
-    r->full_name = r->secret_hash = NULL;
+    t->federation = r->federation;
+    r->full_name = r->secret_hash = r->federation = NULL;
     r->networks = NULL;
     r->nnetworks = 0;
 }
@@ -417,7 +436,8 @@ static void verified(int result, void *arg)
         reply_unauthorized(t);
         return;
     }
-    credcache_put(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version);
+    if (!t->identity) /* an identity token is checked every time: it expires */
+        credcache_put(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version);
     ratelimit_clear(t->w->st->rl, t->cred.account_key);
     grant_and_reply(t);
 }
@@ -478,6 +498,19 @@ static void lookup_ready(struct token_req *t)
         verified(t->found && t->cred_version == t->cred.refresh_version ? 1 : 0, t);
         return;
     }
+    if (t->found && t->federation && oidc_looks_like_jwt(t->cred.secret, t->cred.secret_len) &&
+        identity_start(t))
+        return;
+    if (t->exchange) { /* nothing to exchange: no rule names the token's issuer */
+        identity_refused(t, "no rule of this robot names the token's issuer");
+        return;
+    }
+    secret_path(t);
+}
+
+/* The password checked as the robot's secret. */
+static void secret_path(struct token_req *t)
+{
     const char *hash = t->found ? t->secret_hash : secret_dummy_hash();
     credcache_key(t->cred.login, t->cred.secret, t->cred.secret_len, t->cache_key);
     if (t->found && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
@@ -488,6 +521,74 @@ static void lookup_ready(struct token_req *t)
     if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash, hashed,
                         t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
+}
+
+/* ---- identity tokens (README "Keyless CI") ----------------------------------------------- */
+
+/* An identity token no rule accepted: logged with why (never the token), then the password
+ * is tried as the robot's secret like any other (a refusal costs and says the same as a
+ * wrong secret); a token exchange has no secret to try. */
+static void identity_refused(struct token_req *t, const char *why)
+{
+    log_at(LOG_INFO, t->http.rid, "identity token for %s refused: %s%s%s", t->cred.login, why,
+           t->idt.iss ? "; issuer " : "", t->idt.iss ? t->idt.iss : "");
+    if (t->w->st->metrics_on)
+        metric_add(&t->w->m.identities[IDENTITY_REFUSED], 1);
+    oidc_identity_deinit(&t->ident);
+    if (t->exchange)
+        reply_unauthorized(t);
+    else
+        secret_path(t);
+}
+
+static void identity_keys(EVP_PKEY *key, const char *jwk_alg, const char *why, void *arg)
+{
+    struct token_req *t = arg;
+    if (!key) {
+        identity_refused(t, why);
+        return;
+    }
+    int r = oidc_verify_signature(&t->idt, key, jwk_alg);
+    EVP_PKEY_free(key);
+    if (r < 0) {
+        identity_refused(t, "bad signature");
+        return;
+    }
+    if (t->w->st->metrics_on)
+        metric_add(&t->w->m.identities[IDENTITY_ACCEPTED], 1);
+    t->identity = true;
+    verified(1, t); /* disabled and expired robots are refused there */
+}
+
+/* Starts checking the password as an identity token against the robot's rules. False when
+ * it is none to check (not a token, no rule of its issuer): the caller goes on. */
+static bool identity_start(struct token_req *t)
+{
+    const char *why = NULL;
+    if (oidc_parse(t->cred.secret, t->cred.secret_len, &t->idt) < 0) {
+        if (!t->exchange)
+            return false;
+        identity_refused(t, "not a usable JWT (format, alg, header)");
+        return true;
+    }
+    t->rules = json_loads(t->federation, 0, NULL);
+    if (!oidc_rules_name_issuer(t->rules, t->idt.iss))
+        return false;
+    /* The claims first (signature not checked yet): a token no rule would take costs no
+     * key fetch. */
+    int m = oidc_match(&t->idt, t->rules, t->w->st->cfg->service, time(NULL),
+                       t->w->st->cfg->oidc_max_age, &t->ident, &why);
+    if (m == DH_ERR_NOMEM) {
+        reply_error(t, 500, "INTERNAL", "internal server error");
+        return true;
+    }
+    if (m < 0) {
+        identity_refused(t, why);
+        return true;
+    }
+    if (oidc_keys_get(t->w->st->oidc, t->w->base, t->idt.iss, t->idt.kid, identity_keys, t) < 0)
+        reply_error(t, 500, "INTERNAL", "internal server error");
+    return true;
 }
 
 static unsigned grant_item(struct token_req *t, const struct scope_item *it)
@@ -519,6 +620,23 @@ static struct audit_rec *audit_issue(struct token_req *t, const char *access, co
     jsonw_int(&detail, exp);
     jsonw_key(&detail, true, "access");
     jsonw_raw(&detail, access);
+    if (t->identity) { /* who the robot was, by the identity token the rule accepted */
+        char *claims = json_dumps(t->ident.claims, JSON_COMPACT | JSON_SORT_KEYS);
+        jsonw_key(&detail, true, "identity");
+        jsonw_raw(&detail, "{");
+        jsonw_key(&detail, false, "issuer");
+        jsonw_str(&detail, t->ident.issuer);
+        jsonw_key(&detail, true, "subject");
+        jsonw_str(&detail, t->ident.subject);
+        jsonw_key(&detail, true, "claims");
+        jsonw_raw(&detail, claims ? claims : "{}");
+        jsonw_key(&detail, true, "exp");
+        jsonw_int(&detail, t->ident.exp);
+        jsonw_key(&detail, true, "rule");
+        jsonw_int(&detail, t->ident.rule);
+        jsonw_raw(&detail, "}");
+        free(claims);
+    }
     jsonw_raw(&detail, "}");
     const char *who = t->anonymous ? "" : t->full_name;
     struct audit_entry e = {.username = who,
@@ -549,10 +667,16 @@ static void grant_and_reply(struct token_req *t)
     for (size_t i = 0; i < t->scopes.n; i++)
         t->scopes.items[i].granted = grant_item(t, &t->scopes.items[i]);
     int64_t lifetime = token_lifetime(t->token_minutes, t->anonymous ? -1 : t->expires_at, now);
+    if (t->identity) { /* never more than the token lifetime past the identity token's exp */
+        int64_t cap = t->ident.exp + (int64_t)t->token_minutes * 60 - now;
+        if (cap < lifetime)
+            lifetime = cap < TOKEN_MIN_LIFETIME ? TOKEN_MIN_LIFETIME : cap;
+    }
     if (token_build(&tok, &is, sub, &t->scopes, lifetime, now) < 0)
         goto fail;
 
-    if (t->offline && !t->anonymous) {
+    /* No refresh token for an identity login: it would outlive the identity token. */
+    if (t->offline && !t->anonymous && !t->identity) {
         /* docker drops new refresh tokens: one that came in goes back out */
         const struct token_robot robot = {.name = t->full_name,
                                           .id = t->robot_id,
@@ -568,6 +692,13 @@ static void grant_and_reply(struct token_req *t)
 
     if (token_answer(&tok, t->post, refresh, &body) < 0)
         goto fail;
+    if (t->exchange) { /* RFC 8693 §2.2.1 */
+        body.len--;    /* the closing brace */
+        jsonw_raw(&body, ",\"issued_token_type\":\"urn:ietf:params:oauth:token-type:access_token\","
+                         "\"token_type\":\"Bearer\"}");
+        if (!jsonw_text(&body))
+            goto fail;
+    }
     size_t full = 0, none = 0;
     for (size_t i = 0; i < t->scopes.n; i++) {
         full += t->scopes.items[i].granted == t->scopes.items[i].requested;
@@ -714,9 +845,29 @@ void realm_handle(struct worker *w, struct evhttp_request *req)
                 reply_unauthorized(t);
                 return;
             }
+        } else if (strcmp(grant, REALM_GRANT_EXCHANGE) == 0) {
+            /* RFC 8693: the robot is client_id, the identity token subject_token */
+            const char *st = form_get(&t->form, "subject_token");
+            const char *stt = form_get(&t->form, "subject_token_type");
+            const char *cid = form_get(&t->form, "client_id");
+            t->grant = GRANT_EXCHANGE;
+            t->exchange = true;
+            if (!st || !stt || !cid) {
+                reply_error(t, 400, "BAD_REQUEST",
+                            "subject_token, subject_token_type and client_id are required");
+                return;
+            }
+            if (strcmp(stt, "urn:ietf:params:oauth:token-type:jwt") != 0 &&
+                strcmp(stt, "urn:ietf:params:oauth:token-type:id_token") != 0) {
+                reply_error(t, 400, "BAD_REQUEST",
+                            "subject_token_type must be urn:ietf:params:oauth:token-type:jwt");
+                return;
+            }
+            t->offline = false;
+            err = realm_creds_password(&t->cred, cid, strlen(cid), st, strlen(st));
         } else {
             reply_error(t, 400, "UNSUPPORTED_GRANT_TYPE",
-                        "grant_type must be password or refresh_token");
+                        "grant_type must be password, refresh_token or token exchange");
             return;
         }
     } else {

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "dockhand/encoding.h"
+#include "dockhand/oidc.h"
 #include "dockhand/secret.h"
 
 void realm_creds_deinit(struct realm_creds *c)
@@ -39,7 +40,8 @@ int realm_creds_password(struct realm_creds *c, const char *user, size_t ulen, c
 {
     if (ulen > LOGIN_MAX_LEN || !text_clean(user, ulen))
         return DH_ERR_INVALID;
-    if (plen > SECRET_MAX_LEN || memchr(pass, '\0', plen))
+    /* An identity token may be longer than any secret (README "Keyless CI") */
+    if ((plen > SECRET_MAX_LEN && !oidc_looks_like_jwt(pass, plen)) || memchr(pass, '\0', plen))
         return DH_ERR_INVALID;
     c->login = strndup(user, ulen);
     c->secret = malloc(plen + 1);

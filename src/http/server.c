@@ -29,6 +29,7 @@
 #include "dockhand/db.h"
 #include "dockhand/encoding.h"
 #include "dockhand/hashpool.h"
+#include "dockhand/oidc_keys.h"
 #include "dockhand/keys.h"
 #include "dockhand/limits.h"
 #include "dockhand/log.h"
@@ -488,7 +489,12 @@ int server_run(const struct config *cfg)
                                     .spill_path = cfg->audit_spill,
                                     .spill_max = (int64_t)cfg->audit_spill_max_mb << 20});
     st.ap = apipool_new(cfg->api_threads);
-    if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.rcache || !st.rdir || !st.aw || !st.ap)
+    const struct oidc_keys_config okc = {.ca_file = cfg->oidc_ca_file,
+                                         .timeout_ms = cfg->oidc_timeout_ms,
+                                         .refetch_s = cfg->oidc_refetch_interval};
+    st.oidc = oidc_keys_new(&okc);
+    if (!st.rl || !st.cc || !st.hp || !st.admin_cc || !st.rcache || !st.rdir || !st.aw || !st.ap ||
+        !st.oidc)
         goto out;
     listen_fd = http_listen_socket(cfg->listen, "DOCKHAND_LISTEN");
     if (listen_fd < 0)
@@ -563,6 +569,7 @@ out:
     metrics_server_stop(ms);
     workpool_free(st.hp);
     workpool_free(st.ap);
+    oidc_keys_free(st.oidc);
     audit_writer_free(st.aw);
     for (int i = 0; workers && i < cfg->workers; i++)
         worker_deinit(&workers[i]);

@@ -14,7 +14,8 @@
 
 static const char lookup_sql[] =
     "SELECT robot_id, full_name, secret_hash, cred_version, disabled, expires_at, catalog,"
-    " token_minutes, projects, networks FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
+    " token_minutes, projects, networks, federation"
+    " FROM dockhand_token_lookup($1, $2::bigint, $3::text[])";
 
 enum {
     COL_ID,
@@ -27,6 +28,7 @@ enum {
     COL_MINUTES,
     COL_PROJECTS,
     COL_NETWORKS,
+    COL_FEDERATION,
     NCOLS
 };
 
@@ -129,6 +131,13 @@ int lookup_read(const PGresult *res, const char *const *projects, size_t n, bool
     r->disabled = PQgetvalue(res, 0, COL_DISABLED)[0] == 't';
     r->expires_at = strtoll(PQgetvalue(res, 0, COL_EXPIRES), NULL, 10);
     r->catalog = PQgetvalue(res, 0, COL_CATALOG)[0] == 't';
+    /* "[]" (no rules) is kept as NULL: most robots have none */
+    const char *fed = PQgetvalue(res, 0, COL_FEDERATION);
+    if (!PQgetisnull(res, 0, COL_FEDERATION) && strcmp(fed, "[]") != 0 &&
+        !(r->federation = strdup(fed))) {
+        rc_robot_deinit(r);
+        return DH_ERR_NOMEM;
+    }
     if (!r->full_name || !r->secret_hash) {
         rc_robot_deinit(r);
         return DH_ERR_NOMEM;

@@ -22,10 +22,12 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$')
 # The label values each labelled family may have: fixed sets, never a robot, repository
 # or address.
 BOUNDED = {
-    "grant": {"none", "basic", "password", "refresh"},
+    "grant": {"none", "basic", "password", "refresh", "token_exchange"},
     "outcome": {"granted", "partial", "empty", "anonymous", "bad_credentials", "throttled",
                 "bad_request", "db_unavailable", "error"},
-    "result": {"match", "mismatch", "malformed"},
+    "result": {"match", "mismatch", "malformed",  # secret verifications
+               "accepted", "refused",  # identity logins
+               "ok", "error"},  # identity issuers' key fetches
     "route": {"token", "api", "web", "keys", "health", "other"},
     "cache": {"robot", "credential", "robot_directory"},
     "cause": {"robot", "project", "project_deleted", "settings", "everything"},
