@@ -1,0 +1,112 @@
+"""Issue 13 §4: 10,000 idle connections, slow-loris headers (a byte a second) and slow
+bodies, while well-behaved clients keep getting tokens. Each kind is closed by its own
+deadline (DOCKHAND_IDLE_TIMEOUT, DOCKHAND_HEADER_TIMEOUT, DOCKHAND_BODY_TIMEOUT: for the
+whole phase, so a byte a second does not keep a connection alive), the clients' p99
+stays under 100 ms (or, on a loaded machine, within 3 times the p99 measured without the
+hostile load in the same run), and memory stays bounded."""
+
+import selectors
+import socket
+import time
+
+from helpers import conns as C
+
+USER = "robot$slow"
+IDLE, HEADERS, BODY = 8, 3, 5  # seconds: three different deadlines, told apart by timing
+N_IDLE, N_SLOW = 10000, 50
+LATE = 2.5  # seconds a close may come after its deadline on a loaded 2-core machine
+
+
+def test_idle_slow_loris_and_slow_bodies_are_closed_while_tokens_flow(dockhand_factory):
+    C.raise_own_fd_limit(N_IDLE + 2 * N_SLOW + 200)
+    d = dockhand_factory(DOCKHAND_LOG_LEVEL="info", DOCKHAND_IDLE_TIMEOUT=IDLE,
+                         DOCKHAND_HEADER_TIMEOUT=HEADERS, DOCKHAND_BODY_TIMEOUT=BODY)
+    pid = d.proc.pid
+    secret = d.create_robot("slow")["secret"]
+    assert d.token(["repository:p/app:pull"], auth=(USER, secret)).status_code == 200
+
+    base = C.finish_clients(C.start_clients(d, USER, secret, conns=4, seconds=4))
+    assert base["failed"] == 0, base["errors"]
+    p99_base = C.percentile(base["latencies"], 0.99)
+    rss0 = C.rss_kib(pid)
+
+    sel = selectors.DefaultSelector()
+    opened = {}  # socket -> (kind, when its deadline's clock started)
+    t0 = time.monotonic()
+    idle = C.connect_many(d.port, N_IDLE)
+    t_idle = time.monotonic()
+    for s in idle:
+        opened[s] = ("idle", t0)
+    line = ("GET /service/token?service=%s HTTP/1.1\r\nHost: x\r\n\r\n"
+            % d.env["DOCKHAND_SERVICE"]).encode()
+    loris = [(s, line) for s in C.connect_many(d.port, N_SLOW)]
+    post = b"POST /service/token HTTP/1.1\r\nHost: x\r\nContent-Type: " \
+           b"application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n"
+    bodies = [(s, b"x" * 200) for s in C.connect_many(d.port, N_SLOW, send=post)]
+    t_slow = time.monotonic()
+    for s, _ in loris:
+        opened[s] = ("headers", t_slow)
+    for s, _ in bodies:
+        opened[s] = ("body", t_slow)
+    assert len(idle) == N_IDLE and len(loris) == len(bodies) == N_SLOW
+    for s in opened:
+        sel.register(s, selectors.EVENT_READ)
+
+    clients = C.start_clients(d, USER, secret, conns=4, seconds=IDLE + 1)
+    closed = {}
+    sent = 0
+    rss_peak = C.rss_kib(pid)
+    end = t_idle + IDLE + LATE + 2
+    next_byte = time.monotonic()
+    while len(closed) < len(opened) and time.monotonic() < end:
+        now = time.monotonic()
+        if now >= next_byte:  # one more byte of each slow request, a byte a second
+            for s, rest in loris + bodies:
+                if s not in closed and sent < len(rest):
+                    try:
+                        s.send(rest[sent:sent + 1])
+                    except OSError:
+                        pass
+            sent += 1
+            next_byte += 1.0
+            rss_peak = max(rss_peak, C.rss_kib(pid))
+        for key, _ in sel.select(timeout=0.05):
+            if C.closed_by_server(key.fileobj):
+                closed[key.fileobj] = time.monotonic()
+                sel.unregister(key.fileobj)
+    hostile = C.finish_clients(clients)
+    for s in opened:
+        s.close()
+
+    p99 = C.percentile(hostile["latencies"], 0.99)
+    bound = max(0.100, 3 * p99_base)
+    after = {}
+    for s, (kind, start) in opened.items():
+        after.setdefault(kind, []).append(closed[s] - start if s in closed else None)
+    s = C.metrics(d)
+    print("\nopened %d idle connections in %.2f s" % (N_IDLE, t_idle - t0))
+    print("tokens: p99 %.1f ms with the hostile load (%d requests), %.1f ms without (%d); "
+          "bound %.0f ms, margin %.1f ms"
+          % (p99 * 1000, len(hostile["latencies"]), p99_base * 1000, len(base["latencies"]),
+             bound * 1000, (bound - p99) * 1000))
+    for kind, deadline in (("idle", IDLE), ("headers", HEADERS), ("body", BODY)):
+        got = [x for x in after[kind] if x is not None]
+        print("%-7s deadline %d s: %d of %d closed, after %.2f .. %.2f s"
+              % (kind, deadline, len(got), len(after[kind]), min(got, default=-1),
+                 max(got, default=-1)))
+    print("RSS %d KiB before, %d KiB at the peak: +%.1f KiB per connection"
+          % (rss0, rss_peak, (rss_peak - rss0) / (N_IDLE + 2 * N_SLOW)))
+
+    assert hostile["failed"] == 0, hostile["errors"]
+    assert p99 < bound, "p99 %.1f ms, bound %.1f ms" % (p99 * 1000, bound * 1000)
+    for kind, deadline in (("idle", IDLE), ("headers", HEADERS), ("body", BODY)):
+        # Not before the deadline (a byte a second did not reset it, and no other
+        # deadline closed it), not much after it.
+        assert None not in after[kind], "%s: some never closed" % kind
+        assert min(after[kind]) >= deadline - 0.5, (kind, min(after[kind]))
+        assert max(after[kind]) <= deadline + LATE + (t_idle - t0 if kind == "idle" else 0), \
+            (kind, max(after[kind]))
+    assert C.metric(s, "dockhand_connections_closed_total", reason="idle_timeout") >= N_IDLE
+    assert C.metric(s, "dockhand_connections_closed_total", reason="header_timeout") >= N_SLOW
+    assert C.metric(s, "dockhand_connections_closed_total", reason="body_timeout") >= N_SLOW
+    assert rss_peak - rss0 < 200 * 1024, "RSS grew by %d KiB" % (rss_peak - rss0)
