@@ -8,7 +8,7 @@ Every failing login costs a PBKDF2 (unknown names are verified against a dummy h
 a database look-up, so CI runs 20,000 names (40,000 keys); the 1,000,000 of the issue run
 with DOCKHAND_TEST_FLOOD_NAMES=1000000. The table's overflow, 15 times over, is the unit
 test test_caches's (the table driven directly with 1,000,000 names and the same two
-attackers).""""""
+attackers)."""
 
 import json
 import os
