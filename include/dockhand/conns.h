@@ -20,10 +20,10 @@
 #include "dockhand/common.h"
 #include "dockhand/metrics.h"
 
-#define CONNS_FD_PAUSE_MS 100   /* accepting paused after accept() ran out of descriptors */
-#define CONNS_FD_RESERVE 256    /* descriptors kept back from the automatic cap (database, */
-                                /* keys, log, metrics scrapes), plus the workers' pools */
-#define CONNS_MIN 16            /* the automatic cap's floor */
+#define CONNS_FD_PAUSE_MS 100      /* accepting paused after accept() ran out of descriptors */
+#define CONNS_FD_RESERVE 256       /* descriptors kept back from the automatic cap (database, */
+                                   /* keys, log, metrics scrapes), plus the workers' pools */
+#define CONNS_MIN 16               /* the automatic cap's floor */
 #define CONNS_LOG_INTERVAL_MS 1000 /* at most one line a second for each condition */
 
 enum conns_close_reason {

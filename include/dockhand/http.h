@@ -80,8 +80,8 @@ struct server_state {
     bool metrics_on;        /* DOCKHAND_METRICS_LISTEN is not "off": count */
     struct worker *workers; /* for the metrics listener's sums */
     int nworkers;
-    metric_t notify_messages; /* notifications received (the listener thread writes it) */
-    struct conns_shared conns;   /* client connections: the cap, the deadlines, the counts */
+    metric_t notify_messages;  /* notifications received (the listener thread writes it) */
+    struct conns_shared conns; /* client connections: the cap, the deadlines, the counts */
 };
 
 struct worker {

@@ -56,7 +56,7 @@ struct conns {
     struct bufferevent *(*make_bev)(struct event_base *, void *);
     void *make_arg;
     struct event *adopt_ev;
-    struct event *resume_ev; /* activated by any worker when a connection closes */
+    struct event *resume_ev;     /* activated by any worker when a connection closes */
     const struct timeval *tv[4]; /* the common timeouts: idle, headers, body */
     struct conn_list idle;       /* oldest first */
     struct conn_list fresh;      /* waiting for the adopt event */

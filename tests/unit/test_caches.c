@@ -66,8 +66,7 @@ static long max_rss_kib(void)
  * failure each. Memory is the table's. */
 static void test_ratelimit_flood(void)
 {
-    const int names = 1000000, rate = 2000, window = 60, account_limit = 10,
-              address_limit = 50;
+    const int names = 1000000, rate = 2000, window = 60, account_limit = 10, address_limit = 50;
     struct ratelimit *rl = ratelimit_new(window);
     time_t t0 = 2000000;
     int retry = 0, account_tries = 0, address_tries = 0;
@@ -102,8 +101,8 @@ static void test_ratelimit_flood(void)
     int windows = (names / rate + window - 1) / window;
     printf("# %d names over %d s (%d windows): %d tries of one account (limit %d a window), "
            "%d from one address (limit %d); max RSS %ld KiB at %d names, %ld KiB at the end\n",
-           names, names / rate, windows, account_tries, account_limit, address_tries,
-           address_limit, rss0, RATELIMIT_SLOTS * 2, max_rss_kib());
+           names, names / rate, windows, account_tries, account_limit, address_tries, address_limit,
+           rss0, RATELIMIT_SLOTS * 2, max_rss_kib());
     CHECK(account_tries <= account_limit * windows);
     CHECK(account_tries >= account_limit * (windows - 1)); /* and the windows do end */
     CHECK(address_tries <= address_limit * windows);
