@@ -24,6 +24,7 @@
 #define CONNS_FD_RESERVE 256       /* descriptors kept back from the automatic cap (database, */
                                    /* keys, log, metrics scrapes), plus the workers' pools */
 #define CONNS_MIN 16               /* the automatic cap's floor */
+#define CONNS_CLOSE_BATCH 64       /* connections a deadline closes in one loop pass, at most */
 #define CONNS_LOG_INTERVAL_MS 1000 /* at most one line a second for each condition */
 
 enum conns_close_reason {

@@ -63,6 +63,8 @@ struct conns {
     struct conn **table;
     size_t table_mask;
     bool paused_cap;
+    struct timeval pass; /* the loop pass of the last deadline (its cached time) */
+    int pass_closes;     /* connections closed by deadlines in that pass */
 };
 
 /* ---- the listeners' guards: accept() errors ----------------------------------------- */
@@ -355,10 +357,25 @@ static void conn_close(struct conn *x, enum conns_close_reason why)
 static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *x = arg;
+    struct conns *c = x->c;
     static const enum conns_close_reason why[] = {CONNS_CLOSED_IDLE, CONNS_CLOSED_HEADERS,
                                                   CONNS_CLOSED_BODY};
     if (!x->evcon || x->state < CONN_IDLE || x->state > CONN_BODY)
         return; /* not adopted yet (cannot be: adopt runs in the pass that accepted it) */
+    /* Thousands of connections opened together expire together: close at most
+     * CONNS_CLOSE_BATCH a pass, the rest a millisecond later, so that the requests of the
+     * clients that behave are read in between. */
+    struct timeval now;
+    event_base_gettimeofday_cached(c->base, &now);
+    if (now.tv_sec != c->pass.tv_sec || now.tv_usec != c->pass.tv_usec) {
+        c->pass = now;
+        c->pass_closes = 0;
+    }
+    if (++c->pass_closes > CONNS_CLOSE_BATCH) {
+        struct timeval later = {0, 1000};
+        evtimer_add(x->timer, &later);
+        return;
+    }
     conn_close(x, why[x->state - CONN_IDLE]);
 }
 
@@ -408,7 +425,8 @@ static struct bufferevent *conn_bev(struct event_base *base, void *arg)
     }
     if (!x || !x->timer || !x->input_cb) {
         /* Out of memory: the connection is served without deadlines of its own (evhttp's
-         * per-read timeout still applies) and counted until the process ends. */
+         * per-read timeout still applies) and not counted. */
+        atomic_fetch_sub(&sh->open, 1);
         if (x) {
             if (x->input_cb)
                 evbuffer_remove_cb_entry(bufferevent_get_input(bev), x->input_cb);

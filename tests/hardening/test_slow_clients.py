@@ -14,7 +14,9 @@ from helpers import conns as C
 USER = "robot$slow"
 IDLE, HEADERS, BODY = 8, 3, 5  # seconds: three different deadlines, told apart by timing
 N_IDLE, N_SLOW = 10000, 50
-LATE = 2.5  # seconds a close may come after its deadline on a loaded 2-core machine
+LATE = 6  # seconds a close may come after its deadline on a loaded 2-core machine (seen:
+# 4 s with ASan under a load average of 40); without the deadlines they would live
+# 30 s (evhttp's own per-read timeout) or, a byte a second, until their bytes ran out
 
 
 def test_idle_slow_loris_and_slow_bodies_are_closed_while_tokens_flow(dockhand_factory):
@@ -77,6 +79,10 @@ def test_idle_slow_loris_and_slow_bodies_are_closed_while_tokens_flow(dockhand_f
     hostile = C.finish_clients(clients)
     for s in opened:
         s.close()
+    # The machine's own load changes: the baseline again, after.
+    again = C.finish_clients(C.start_clients(d, USER, secret, conns=4, seconds=4))
+    assert again["failed"] == 0, again["errors"]
+    p99_base = max(p99_base, C.percentile(again["latencies"], 0.99))
 
     p99 = C.percentile(hostile["latencies"], 0.99)
     bound = max(0.100, 3 * p99_base)
@@ -87,7 +93,8 @@ def test_idle_slow_loris_and_slow_bodies_are_closed_while_tokens_flow(dockhand_f
     print("\nopened %d idle connections in %.2f s" % (N_IDLE, t_idle - t0))
     print("tokens: p99 %.1f ms with the hostile load (%d requests), %.1f ms without (%d); "
           "bound %.0f ms, margin %.1f ms"
-          % (p99 * 1000, len(hostile["latencies"]), p99_base * 1000, len(base["latencies"]),
+          % (p99 * 1000, len(hostile["latencies"]), p99_base * 1000,
+             len(base["latencies"]) + len(again["latencies"]),
              bound * 1000, (bound - p99) * 1000))
     for kind, deadline in (("idle", IDLE), ("headers", HEADERS), ("body", BODY)):
         got = [x for x in after[kind] if x is not None]
@@ -106,7 +113,8 @@ def test_idle_slow_loris_and_slow_bodies_are_closed_while_tokens_flow(dockhand_f
         assert min(after[kind]) >= deadline - 0.5, (kind, min(after[kind]))
         assert max(after[kind]) <= deadline + LATE + (t_idle - t0 if kind == "idle" else 0), \
             (kind, max(after[kind]))
-    assert C.metric(s, "dockhand_connections_closed_total", reason="idle_timeout") >= N_IDLE
-    assert C.metric(s, "dockhand_connections_closed_total", reason="header_timeout") >= N_SLOW
-    assert C.metric(s, "dockhand_connections_closed_total", reason="body_timeout") >= N_SLOW
+    # Each by its own deadline (the clients that behave never idled that long).
+    assert C.metric(s, "dockhand_connections_closed_total", reason="idle_timeout") == N_IDLE
+    assert C.metric(s, "dockhand_connections_closed_total", reason="header_timeout") == N_SLOW
+    assert C.metric(s, "dockhand_connections_closed_total", reason="body_timeout") == N_SLOW
     assert rss_peak - rss0 < 200 * 1024, "RSS grew by %d KiB" % (rss_peak - rss0)
