@@ -5,10 +5,11 @@ address (the per-address throttle must trip after DOCKHAND_FAIL_LIMIT_ADDRESS). 
 stays bounded: the failed-login table is fixed (RATELIMIT_SLOTS), the caches are LRU.
 
 Every failing login costs a PBKDF2 (unknown names are verified against a dummy hash) and
-a database look-up, so CI runs 10,000 names (20,000 keys); the 1,000,000 of the issue run
-with DOCKHAND_TEST_FLOOD_NAMES=1000000. The table's overflow, 15 times over, is the unit
-test test_caches's (the table driven directly with 1,000,000 names and the same two
-attackers)."""
+a database look-up: about 350 a second here on the normal build, 18 with ASan (under a load
+average of 28), so CI runs 2,000 names; the 1,000,000 of the issue run with
+DOCKHAND_TEST_FLOOD_NAMES=1000000 (about 50 minutes at that rate). The table's overflow,
+15 times over, is the unit test test_caches's (the table driven directly with 1,000,000
+names and the same two attackers)."""
 
 import json
 import os
@@ -21,7 +22,7 @@ import requests
 
 from helpers import conns as C
 
-NAMES = int(os.environ.get("DOCKHAND_TEST_FLOOD_NAMES", "10000"))
+NAMES = int(os.environ.get("DOCKHAND_TEST_FLOOD_NAMES", "2000"))
 
 # Each request a new connection from its own loopback address (127.1.0.0 on), one
 # distinct name each, with a wrong secret; prints progress lines, then the statuses.
@@ -62,7 +63,7 @@ def run():
         with lock:
             statuses[st] = statuses.get(st, 0) + 1
             done[0] += 1
-            if done[0] % 1000 == 0:
+            if done[0] % 100 == 0:
                 print("progress %d" % done[0], flush=True)
 ts = [threading.Thread(target=run) for _ in range(threads)]
 [t.start() for t in ts]
@@ -84,7 +85,7 @@ def attack(d, source, names, out, stop):
                      auth=(names(i), "wrong-secret"), timeout=30)
         out.append(r.status_code)
         i += 1
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 
 class _SourceAdapter(requests.adapters.HTTPAdapter):
@@ -116,9 +117,9 @@ def test_a_flood_of_failing_names_leaves_the_throttles_working(dockhand_factory)
             statuses = json.loads(line)
             break
         done = int(line.split()[1])
-        if done % max(1000, NAMES // 10 // 1000 * 1000) == 0:
+        if done % max(100, NAMES // 10 // 100 * 100) == 0:
             rss.append((done, C.rss_kib(pid)))
-        if not attackers and done >= NAMES * 4 // 10:
+        if not attackers and done >= NAMES * 2 // 10:
             # In the middle of the flood, with the table full of its names.
             attackers = [
                 threading.Thread(target=attack, args=(d, "127.0.0.1", lambda i: "robot$victim",
