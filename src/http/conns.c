@@ -445,8 +445,12 @@ static struct bufferevent *conn_bev(struct event_base *base, void *arg)
     event_active(c->adopt_ev, EV_TIMEOUT, 0);
 
     if (open >= sh->max) {
-        /* The one just accepted is the last allowed: make room for the next, or stop. */
-        if (!evict_idle(c) && c->guard.lev && !c->paused_cap) {
+        /* The one just accepted is the last allowed: make room for the next (also for
+         * what other workers accepted past the cap meanwhile), or stop. */
+        bool room = false;
+        while (atomic_load(&sh->open) >= sh->max && evict_idle(c))
+            room = true;
+        if (!room && c->guard.lev && !c->paused_cap) {
             c->paused_cap = true;
             atomic_fetch_add(&sh->npaused, 1);
             evconnlistener_disable(c->guard.lev);
@@ -514,6 +518,9 @@ static void resume(evutil_socket_t fd, short what, void *arg)
     struct conns_shared *sh = c->sh;
     if (!c->guard.lev)
         return;
+    if (c->paused_cap)
+        while (atomic_load(&sh->open) >= sh->max && evict_idle(c))
+            ;
     bool pause = atomic_load(&sh->open) >= sh->max && !c->idle.head;
     if (pause && !c->paused_cap) {
         c->paused_cap = true;

@@ -51,11 +51,16 @@ def test_at_the_cap_idle_connections_make_room(dockhand_factory):
     assert d.token(["repository:p/app:pull"], auth=(USER, secret)).status_code == 200
     pid = d.proc.pid
     before = C.log_bytes(d)
+    accepted0 = C.metric(C.metrics(d), "dockhand_connections_accepted_total")
 
     socks = C.connect_many(d.port, 400)
     try:
         assert len(socks) == 400
-        assert wait_for(lambda: C.metric(C.metrics(d), "dockhand_connections_open") <= 137, 5)
+        # All accepted (the listener never stayed paused), and no more than the cap open.
+        assert wait_for(lambda: C.metric(C.metrics(d), "dockhand_connections_accepted_total")
+                        >= accepted0 + 400, 15)
+        assert wait_for(lambda: C.metric(C.metrics(d), "dockhand_connections_open") <= 137, 5), \
+            [(k, v) for k, v in C.metrics(d).items() if "conn" in k[0] or "paused" in k[0]]
         closed = sum(C.closed_by_server(s) for s in socks)
         s = C.metrics(d)
         open_now = C.metric(s, "dockhand_connections_open")
