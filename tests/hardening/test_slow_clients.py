@@ -132,4 +132,7 @@ def test_idle_slow_loris_and_slow_bodies_are_closed_while_tokens_flow(dockhand_f
     assert C.metric(s, "dockhand_connections_closed_total", reason="idle_timeout") == N_IDLE
     assert C.metric(s, "dockhand_connections_closed_total", reason="header_timeout") == N_SLOW
     assert C.metric(s, "dockhand_connections_closed_total", reason="body_timeout") == N_SLOW
-    assert rss_peak - rss0 < 200 * 1024, "RSS grew by %d KiB" % (rss_peak - rss0)
+    # 2.5 KiB a connection here (22 KiB with ASan's redzones and quarantine): a bound both
+    # builds keep, far below what buffering a request per connection would take.
+    per_conn = (rss_peak - rss0) / (N_IDLE + 2 * N_SLOW)
+    assert per_conn < 48, "RSS grew by %.1f KiB a connection" % per_conn
