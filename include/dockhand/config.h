@@ -33,6 +33,10 @@ struct config {
     int db_pool;               /* connections per worker */
     int db_timeout_ms;         /* every database wait */
     int max_body;              /* bytes of a POST body */
+    int max_connections;       /* open client connections (0: from the descriptor limit) */
+    int idle_timeout;          /* seconds a connection waits for a request */
+    int header_timeout;        /* seconds a request's headers may take */
+    int body_timeout;          /* seconds a request's body may take */
     int cred_cache_size;       /* verified credentials kept */
     int robot_cache_size;      /* robots (with their project access) kept */
     int cache_ttl_ms;          /* longest a cached robot or project is used unchecked */

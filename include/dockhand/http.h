@@ -10,6 +10,7 @@
 #include <time.h>
 #include "dockhand/common.h"
 #include "dockhand/config.h"
+#include "dockhand/conns.h"
 #include "dockhand/metrics.h"
 
 #define HTTP_MAX_HEADERS 16384      /* bytes of request headers (evhttp answers 4xx above) */
@@ -94,7 +95,8 @@ struct server_state {
     bool metrics_on;        /* DOCKHAND_METRICS_LISTEN is not "off": count */
     struct worker *workers; /* for the metrics listener's sums */
     int nworkers;
-    metric_t notify_messages; /* notifications received (the listener thread writes it) */
+    metric_t notify_messages;  /* notifications received (the listener thread writes it) */
+    struct conns_shared conns; /* client connections: the cap, the deadlines, the counts */
 };
 
 struct worker {
@@ -104,6 +106,7 @@ struct worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct conns *conns; /* this worker's client connections */
     struct pgpool *pool;
     struct event *stop_ev;
     struct event *drain_ev;

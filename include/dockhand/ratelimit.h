@@ -4,7 +4,7 @@
 #include <time.h>
 #include "dockhand/common.h"
 
-#define RATELIMIT_SLOTS 65536 /* entries; when full, the oldest window is replaced */
+#define RATELIMIT_SLOTS 65536 /* entries; when full, the fewest failures are replaced */
 
 struct ratelimit;
 

@@ -94,7 +94,10 @@ void ratelimit_fail(struct ratelimit *rl, const char *key, time_t now)
     pthread_mutex_lock(&rl->lock);
     struct rl_slot *s = slot_find(rl, h);
     if (!s) {
-        /* Take an empty or expired slot, else the one with the oldest window. */
+        /* Take an empty or expired slot, else the one with the fewest failures (then the
+         * oldest window): a flood of names failing once each (issue 13: a million of
+         * them) replaces its own keys, not the count of an attacker who keeps trying one
+         * account or one address. */
         struct rl_slot *victim = NULL;
         for (int i = 0; i < PROBE; i++) {
             struct rl_slot *c = &rl->slots[(h + (uint64_t)i) % RATELIMIT_SLOTS];
@@ -102,7 +105,8 @@ void ratelimit_fail(struct ratelimit *rl, const char *key, time_t now)
                 victim = c;
                 break;
             }
-            if (!victim || c->start < victim->start)
+            if (!victim || c->count < victim->count ||
+                (c->count == victim->count && c->start < victim->start))
                 victim = c;
         }
         s = victim;

@@ -15,6 +15,7 @@
 #include "dockhand/audit_writer.h"
 #include "dockhand/oidc_keys.h"
 #include "dockhand/changes.h"
+#include "dockhand/conns.h"
 #include "dockhand/credcache.h"
 #include "dockhand/http.h"
 #include "dockhand/keys.h"
@@ -32,6 +33,7 @@ struct metrics_server {
     struct evhttp *http;
     pthread_t thread;
     bool started;
+    struct conns_guard *guard; /* accept() out of descriptors pauses instead of spinning */
 };
 
 static const char *const route_names[ROUTE_GROUPS] = {"token", "api",    "web",
@@ -229,9 +231,41 @@ static void render_keys(struct server_state *st, struct jsonw *o)
     metric_u64(o, "dockhand_build_info", labels, 1);
 }
 
+static void render_conns(struct server_state *st, struct jsonw *o)
+{
+    static const char *const reasons[CONNS_CLOSE_REASONS] = {"idle_timeout", "header_timeout",
+                                                             "body_timeout", "evicted"};
+    static const char *const causes[CONNS_PAUSE_CAUSES] = {"connection_cap", "descriptors"};
+    const struct conns_shared *c = &st->conns;
+    char labels[64];
+    int open = atomic_load(&((struct conns_shared *)c)->open);
+    metric_single(o, "dockhand_connections_open", "gauge", "Client connections open now.",
+                  open > 0 ? (uint64_t)open : 0);
+    metric_single(o, "dockhand_connections_max", "gauge",
+                  "The cap on open client connections (DOCKHAND_MAX_CONNECTIONS).",
+                  (uint64_t)c->max);
+    metric_single(o, "dockhand_connections_accepted_total", "counter",
+                  "Client connections accepted.", metric_get(&c->accepted));
+    metric_family(o, "dockhand_connections_closed_total", "counter",
+                  "Client connections closed by the server before the client closed them, by "
+                  "reason (a deadline, or idle and closed to make room at the cap).");
+    for (int i = 0; i < CONNS_CLOSE_REASONS; i++) {
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", reasons[i]);
+        metric_u64(o, "dockhand_connections_closed_total", labels, metric_get(&c->closed[i]));
+    }
+    metric_family(o, "dockhand_accept_paused_total", "counter",
+                  "Times a listener stopped accepting: at the connection cap with none idle, or "
+                  "accept() out of descriptors (then for 100 ms).");
+    for (int i = 0; i < CONNS_PAUSE_CAUSES; i++) {
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", causes[i]);
+        metric_u64(o, "dockhand_accept_paused_total", labels, metric_get(&c->paused[i]));
+    }
+}
+
 void metrics_render(struct server_state *st, struct jsonw *o)
 {
     render_tokens(st, o);
+    render_conns(st, o);
     render_caches(st, o);
     render_db(st, o);
     render_pools(st, o);
@@ -290,9 +324,13 @@ struct metrics_server *metrics_server_start(struct server_state *st, const char 
     ms->st = st;
     ms->base = event_base_new();
     ms->http = ms->base ? evhttp_new(ms->base) : NULL;
-    if (!ms->http || !evhttp_accept_socket_with_handle(ms->http, fd))
+    struct evhttp_bound_socket *bound =
+        ms->http ? evhttp_accept_socket_with_handle(ms->http, fd) : NULL;
+    if (!bound)
         goto fail;
     fd = -1; /* the evhttp owns it now */
+    if (!(ms->guard = conns_guard_new(&st->conns, ms->base, ms->http, bound)))
+        goto fail;
     evhttp_set_timeout(ms->http, HTTP_TIMEOUT_S);
     evhttp_set_gencb(ms->http, handle, ms);
     if (pthread_create(&ms->thread, NULL, metrics_main, ms) != 0)
@@ -319,6 +357,7 @@ void metrics_server_stop(struct metrics_server *ms)
         event_base_loopbreak(ms->base);
         pthread_join(ms->thread, NULL);
     }
+    conns_guard_free(ms->guard);
     if (ms->http)
         evhttp_free(ms->http);
     if (ms->base)

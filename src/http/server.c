@@ -25,6 +25,7 @@
 #include "dockhand/api.h"
 #include "dockhand/audit_writer.h"
 #include "dockhand/changes.h"
+#include "dockhand/conns.h"
 #include "dockhand/credcache.h"
 #include "dockhand/db.h"
 #include "dockhand/encoding.h"
@@ -201,6 +202,7 @@ static void route(struct evhttp_request *req, void *arg)
 
     if (!path)
         path = "";
+    conns_request_busy(w->conns, req);
     for (size_t i = 0; i < DH_ARRAY_SIZE(routes); i++) {
         const struct server_route *r = &routes[i];
         if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0) {
@@ -234,6 +236,7 @@ static void worker_stop(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     w->stopping = true;
     if (w->bound) {
+        conns_stop_accepting(w->conns);
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
@@ -289,13 +292,21 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
     /* Above every endpoint's own limit, so that the handlers answer 413 with a JSON body
      * themselves; evhttp cuts off (with its own 413 page) only what is larger still. */
     evhttp_set_max_body_size(w->http, HTTP_MAX_BODY);
-    evhttp_set_timeout(w->http, HTTP_TIMEOUT_S);
+    /* evhttp's own timeout is per read or write: the conns module's phase deadlines
+     * decide when a reading connection is closed, this one only a client that does not
+     * read its reply. */
+    int longest = HTTP_TIMEOUT_S;
+    if (longest < st->cfg->idle_timeout)
+        longest = st->cfg->idle_timeout;
+    if (longest < st->cfg->header_timeout)
+        longest = st->cfg->header_timeout;
+    if (longest < st->cfg->body_timeout)
+        longest = st->cfg->body_timeout;
+    evhttp_set_timeout(w->http, longest);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
                                             EVHTTP_REQ_OPTIONS);
     evhttp_set_gencb(w->http, route, w);
-    if (st->tls)
-        evhttp_set_bevcb(w->http, tls_bufferevent_new, st->tls);
     int fd = dup(listen_fd);
     if (fd < 0)
         return -errno;
@@ -304,6 +315,10 @@ static int worker_init(struct worker *w, struct server_state *st, int id, int li
         close(fd);
         return DH_ERR_INVALID;
     }
+    w->conns = conns_new(&st->conns, w->base, w->http, w->bound,
+                         st->tls ? tls_bufferevent_new : NULL, st->tls);
+    if (!w->conns)
+        return DH_ERR_NOMEM;
     return 0;
 }
 
@@ -314,7 +329,8 @@ static void worker_deinit(struct worker *w)
     realm_worker_deinit(w);
     pgpool_free(w->pool);
     if (w->http)
-        evhttp_free(w->http);
+        evhttp_free(w->http); /* closes its connections: before the conns that count them */
+    conns_free(w->conns);
     if (w->stop_ev)
         event_free(w->stop_ev);
     if (w->drain_ev)
@@ -475,6 +491,16 @@ int server_run(const struct config *cfg)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
+    {
+        long fds = conns_raise_fd_limit();
+        int max = conns_cap(cfg->max_connections, fds, cfg->workers * cfg->db_pool);
+        conns_shared_init(&st.conns, max, cfg->idle_timeout, cfg->header_timeout,
+                          cfg->body_timeout);
+        log_info("connections: at most %d open (DOCKHAND_MAX_CONNECTIONS%s); closed after %d s "
+                 "idle, %d s for headers, %d s for a body",
+                 max, cfg->max_connections ? "" : "=0: from the descriptor limit",
+                 cfg->idle_timeout, cfg->header_timeout, cfg->body_timeout);
+    }
     st.rl = ratelimit_new(cfg->fail_window);
     st.cc = credcache_new((size_t)cfg->cred_cache_size);
     st.hp = hashpool_new(cfg->hash_threads);

@@ -32,6 +32,8 @@ BOUNDED = {
     "cache": {"robot", "credential", "robot_directory"},
     "cause": {"robot", "project", "project_deleted", "settings", "everything"},
     "state": {"open", "in_use", "max"},
+    "reason": {"idle_timeout", "header_timeout", "body_timeout", "evicted",  # connections
+               "connection_cap", "descriptors"},
     "le": None,  # histogram bounds: checked against the family's own list below
     "version": None, "revision": None,  # dockhand_build_info only
 }

@@ -1,6 +1,7 @@
 /* The failed-login table, the verified-credential and robot caches, and the robot directory
  * (the settings loader has test_config.c). */
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,68 @@ static void test_ratelimit(void)
     CHECK(ratelimit_blocked(rl, "a:fresh", 3, t0 + 101, &retry));
     ratelimit_free(rl);
     ratelimit_free(NULL);
+}
+
+static long max_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Issue 13: 1,000,000 distinct failing login names from 100,000 addresses, at 2,000 a
+ * second (above what this machine's hashing threads verify: each costs a PBKDF2), so
+ * 8 minutes, 15 times the table. Meanwhile two attackers try every half second: one
+ * guesses one account's secret (the account limit must hold), one tries a new account
+ * each time from one address (the address limit must hold). In every window neither gets
+ * more tries than its limit: a key with more failures outlives the flood's keys of one
+ * failure each. Memory is the table's. */
+static void test_ratelimit_flood(void)
+{
+    const int names = 1000000, rate = 2000, window = 60, account_limit = 10, address_limit = 50;
+    struct ratelimit *rl = ratelimit_new(window);
+    time_t t0 = 2000000;
+    int retry = 0, account_tries = 0, address_tries = 0;
+    long rss0 = 0;
+    char key[64];
+
+    for (int i = 0; i < names; i++) {
+        time_t now = t0 + i / rate;
+        snprintf(key, sizeof(key), "a:robot$flood-%d", i);
+        ratelimit_fail(rl, key, now);
+        snprintf(key, sizeof(key), "i:10.%d.%d.%d", (i % 100000) >> 16, ((i % 100000) >> 8) & 255,
+                 i % 256);
+        ratelimit_fail(rl, key, now);
+        if (i == RATELIMIT_SLOTS * 2)
+            rss0 = max_rss_kib();
+        if (i % (rate / 2) != 0)
+            continue;
+        if (!ratelimit_blocked(rl, "a:robot$victim", account_limit, now, &retry) &&
+            !ratelimit_blocked(rl, "i:192.0.2.1", address_limit, now, &retry)) {
+            account_tries++;
+            ratelimit_fail(rl, "a:robot$victim", now);
+            ratelimit_fail(rl, "i:192.0.2.1", now);
+        }
+        snprintf(key, sizeof(key), "a:robot$guess-%d", i);
+        if (!ratelimit_blocked(rl, key, account_limit, now, &retry) &&
+            !ratelimit_blocked(rl, "i:192.0.2.2", address_limit, now, &retry)) {
+            address_tries++;
+            ratelimit_fail(rl, key, now);
+            ratelimit_fail(rl, "i:192.0.2.2", now);
+        }
+    }
+    int windows = (names / rate + window - 1) / window;
+    printf("# %d names over %d s (%d windows): %d tries of one account (limit %d a window), "
+           "%d from one address (limit %d); max RSS %ld KiB at %d names, %ld KiB at the end\n",
+           names, names / rate, windows, account_tries, account_limit, address_tries, address_limit,
+           rss0, RATELIMIT_SLOTS * 2, max_rss_kib());
+    CHECK(account_tries <= account_limit * windows);
+    CHECK(account_tries >= account_limit * (windows - 1)); /* and the windows do end */
+    CHECK(address_tries <= address_limit * windows);
+    CHECK(address_tries >= address_limit * (windows - 1));
+    CHECK(ratelimit_entries(rl, t0 + names / rate) <= RATELIMIT_SLOTS);
+    CHECK(max_rss_kib() - rss0 < 1024); /* nothing allocated per name */
+    ratelimit_free(rl);
 }
 
 static void test_credcache(void)
@@ -393,6 +456,7 @@ static void test_robotdir(void)
 int main(void)
 {
     test_ratelimit();
+    test_ratelimit_flood();
     test_credcache();
     test_robotcache();
     test_robotdir();
