@@ -281,14 +281,18 @@ static void lookup_ready(struct token_req *t)
         return;
     }
     const char *hash = t->found ? t->secret_hash : secret_dummy_hash();
+    /* Whatever the secret, these are refused: the check below then costs what every
+     * refusal costs (secret_verify_even), and the cache is not asked. */
+    bool refused = !t->found || t->disabled || robot_expired(t, time(NULL));
     credcache_key(t->cred.login, t->cred.secret, t->cred.secret_len, t->cache_key);
-    if (t->found && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
+    if (!refused && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
         verified(1, t);
         return;
     }
-    /* Unknown names are verified against a dummy hash so they cost the same. */
-    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash, hashed,
-                        t) < 0)
+    /* Unknown names are verified against a dummy hash, and every refusal is padded to the
+     * slow iterations, so no case costs less than another. */
+    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash, refused,
+                        hashed, t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
 }
 
