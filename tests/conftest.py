@@ -30,6 +30,7 @@ import pytest
 
 from helpers import dockhand as dh
 from helpers import pg as pgmod
+from helpers import secrets
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +42,7 @@ def pg():
         cluster.destroy()
         raise
     yield cluster
+    secrets.keep_dockhand_logs()  # for the final grep (DOCKHAND_TEST_ARTIFACTS)
     cluster.destroy()
 
 
