@@ -36,6 +36,17 @@ static bool robot_authenticates(struct api_call *c, const struct rc_robot *r, co
            (secret_verify_even(secret, slen, r->secret_hash, !live) == 1 && live);
 }
 
+static enum api_login admin_ok(struct api_call *c, const char *acct, const char *user,
+                               const unsigned char key[CREDCACHE_KEY_LEN], int64_t id, int version,
+                               int64_t *admin_id)
+{
+    credcache_put(c->st->admin_cc, key, id, version);
+    ratelimit_clear(c->st->rl, acct);
+    snprintf(c->admin, sizeof(c->admin), "%s", user);
+    *admin_id = id;
+    return API_LOGIN_ADMIN;
+}
+
 enum api_login api_login_check(struct api_call *c, const char *user, size_t ulen,
                                const char *secret, size_t slen, int64_t *admin_id)
 {
@@ -63,11 +74,18 @@ enum api_login api_login_check(struct api_call *c, const char *user, size_t ulen
     int64_t id = 0;
     char *hash = NULL;
     int version = 0;
-    /* Both lookups whatever the name, so an administrator, a robot and an unknown name
-     * make the same queries; then one secret check, padded when it refuses. */
+    /* Both lookups whatever the name (but for an administrator's cached login, a success),
+     * so an administrator, a robot and an unknown name make the same queries; then one
+     * secret check, padded when it refuses. */
     struct rc_robot r;
+    unsigned char key[CREDCACHE_KEY_LEN];
+    credcache_key(user, secret, slen, key);
     int found = admin_lookup(c->db, user, &id, &hash, &version);
-    int robot = lookup_login(c->db, user, &r);
+    if (found == 1 && credcache_check(c->st->admin_cc, key, id, version)) {
+        free(hash);
+        return admin_ok(c, acct, user, key, id, version, admin_id);
+    }
+    int robot = found < 0 ? 0 : lookup_login(c->db, user, &r);
     if (found < 0 || robot < 0) {
         free(hash);
         if (robot == 1)
@@ -79,18 +97,10 @@ enum api_login api_login_check(struct api_call *c, const char *user, size_t ulen
     if (robot == 1)
         rc_robot_deinit(&r);
     if (found) {
-        unsigned char key[CREDCACHE_KEY_LEN];
-        credcache_key(user, secret, slen, key);
-        bool ok = credcache_check(c->st->admin_cc, key, id, version) ||
-                  secret_verify_even(secret, slen, hash, false) == 1;
+        bool ok = secret_verify_even(secret, slen, hash, false) == 1;
         free(hash);
-        if (ok) {
-            credcache_put(c->st->admin_cc, key, id, version);
-            ratelimit_clear(c->st->rl, acct);
-            snprintf(c->admin, sizeof(c->admin), "%s", user);
-            *admin_id = id;
-            return API_LOGIN_ADMIN;
-        }
+        if (ok)
+            return admin_ok(c, acct, user, key, id, version, admin_id);
     } else if (robot_ok) {
         return API_LOGIN_ROBOT;
     } else if (robot != 1) {
