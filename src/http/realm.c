@@ -195,6 +195,11 @@ static void start_lookup(struct token_req *t)
         lookup_ready(t);
         return;
     }
+    if (login && robotcache_get_unknown(rcache, login)) {
+        t->found = false;
+        lookup_ready(t);
+        return;
+    }
     t->gen = robotcache_generation(rcache);
     switch (lookup_start(t->w->pool, login, id, t->proj_names, t->nproj, lookup_done, t)) {
     case 0:
@@ -259,6 +264,8 @@ static void lookup_done(PGresult *res, void *arg)
             robotcache_put(t->w->st->rcache, t->gen, &r, t->proj_names, t->proj_bits, t->nproj);
         if (!found)
             r.full_name = r.secret_hash = NULL;
+    } else if (t->cred.login && !t->cred.refresh_token) {
+        robotcache_put_unknown(t->w->st->rcache, t->gen, t->cred.login);
     }
     t->token_minutes = r.token_minutes;
     if (found)
