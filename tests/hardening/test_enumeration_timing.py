@@ -34,6 +34,9 @@ TRIES = int(os.environ.get("DOCKHAND_TIMING_TRIES", "200"))
 ITERATIONS = 20000
 SPREAD = 0.10
 ATTEMPTS = 3
+# scripts/test's sanitizer pass: every request costs 10-30 ms more there, and noisily, so
+# the medians say nothing; the cases still run (memory errors) and the answers are compared.
+ANSWERS_ONLY = os.environ.get("DOCKHAND_TIMING_ANSWERS_ONLY") == "1"
 IGNORED_HEADERS = {"date", "x-request-id"}
 MANUAL = "Manual-Secret-4711"
 WRONG = "Wrong-Secret-0042"
@@ -81,6 +84,8 @@ def measure(surface, cases, send):
     failures = []
     for attempt in range(ATTEMPTS):
         first, medians = measure_once(surface, cases, send, attempt)
+        if ANSWERS_ONLY:
+            return first
         lo, hi = min(medians.values()), max(medians.values())
         if hi <= lo * (1 + SPREAD):
             return first
