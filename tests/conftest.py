@@ -6,7 +6,7 @@
 - `dockhand_factory` (session): dockhand_factory(**env) → a started `dockhand serve`
   (helpers.dockhand.Dockhand, "D") on a fresh, migrated database that holds one private
   project "p"; service test-registry, issuer test-issuer, 2 workers, fail limits 1000,
-  log level debug. Keyword arguments: DOCKHAND_* settings (None removes one), db=
+  DOCKHAND_PASSWORD_ITERATIONS 10000 (its minimum: refusals are cheap), log level debug. Keyword arguments: DOCKHAND_* settings (None removes one), db=
   (reuse a database, no migrate), pg= (another cluster), keys_dir=, alg= (fresh keys
   by `keygen --alg`), migrate=, start=False. Instances made during a test are stopped
   (and must exit 0) when the test ends; the others at the end of the session.
@@ -30,6 +30,7 @@ import pytest
 
 from helpers import dockhand as dh
 from helpers import pg as pgmod
+from helpers import secrets
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +42,7 @@ def pg():
         cluster.destroy()
         raise
     yield cluster
+    secrets.keep_dockhand_logs()  # for the final grep (DOCKHAND_TEST_ARTIFACTS)
     cluster.destroy()
 
 

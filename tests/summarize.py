@@ -34,7 +34,43 @@ def node_tap(path):
             continue  # a file or a describe() block
         counts[2 if skip else 0 if status == 'ok' else 1] += 1
     return counts
-for build in sys.argv[1:]:
+def junit(xml):
+    """(passed, failed, skipped) of a pytest JUnit file."""
+    root = ET.parse(xml).getroot()
+    counts = [0, 0, 0]
+    for s in [root] if root.tag == 'testsuite' else list(root):
+        n, k = int(s.get('tests', 0)), int(s.get('skipped', 0))
+        f = int(s.get('failures', 0)) + int(s.get('errors', 0))
+        counts[0] += n - f - k
+        counts[1] += f
+        counts[2] += k
+    return counts
+
+
+# --junit FILE: a pytest run outside meson (scripts/test's final grep, tests/leaks/) whose
+# JUnit file must exist and is counted like a suite's.
+args, extra = [], []
+argv = sys.argv[1:]
+while argv:
+    a = argv.pop(0)
+    if a == '--junit' and argv:
+        extra.append(argv.pop(0))
+    else:
+        args.append(a)
+for xml in extra:
+    if not os.path.exists(xml):
+        print(f'{xml}: no results')
+        failed += 1
+        continue
+    ok, bad, skip = junit(xml)
+    passed += ok
+    failed += bad
+    skipped += skip
+    if ok + bad == 0:
+        print(f'{xml}: no tests ran')
+        failed += 1
+
+for build in args:
     log = os.path.join(build, 'meson-logs', 'testlog.json')
     if not os.path.exists(log):
         continue

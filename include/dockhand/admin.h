@@ -6,8 +6,6 @@
 #include "dockhand/secret.h"
 #include "dockhand/store_err.h"
 
-#define ADMIN_ITERATIONS 600000 /* PBKDF2-SHA256 iterations of an administrator password */
-
 struct admin {
     int64_t id;
     char *name;

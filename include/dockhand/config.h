@@ -29,6 +29,7 @@ struct config {
     int fail_limit_account;
     int fail_limit_address;
     int fail_window;           /* seconds */
+    int password_iterations;   /* PBKDF2 of people-chosen secrets and of every refusal */
     int hash_threads;          /* 0: online CPUs */
     int db_pool;               /* connections per worker */
     int db_timeout_ms;         /* every database wait */

@@ -15,8 +15,10 @@ typedef void (*hashpool_cb)(int result, void *arg);
  * finish. */
 struct workpool *hashpool_new(int threads);
 
-/* Verifies secret against stored on a pool thread, then runs cb(result, arg) on base's
- * loop (thread-safe hand-back). secret and stored are copied; the copy of the secret is
+/* Verifies secret against stored on a pool thread (secret_verify_even: a refusal, or
+ * refused, costs the slow iterations), then runs cb(result, arg) on base's loop
+ * (thread-safe hand-back). secret and stored are copied; the copy of the secret is
  * wiped. Returns 0, or DH_ERR_TOOBIG when the queue is full, DH_ERR_NOMEM. */
 int hashpool_verify(struct workpool *pool, struct event_base *base, const char *secret,
-                    size_t secret_len, const char *stored, hashpool_cb cb, void *arg) DH_MUST_CHECK;
+                    size_t secret_len, const char *stored, bool refused, hashpool_cb cb,
+                    void *arg) DH_MUST_CHECK;

@@ -17,7 +17,8 @@
 #include "dockhand/cidr.h"
 #include "dockhand/common.h"
 
-#define ROBOTCACHE_PROJECTS 32 /* project answers kept per robot (oldest replaced) */
+#define ROBOTCACHE_PROJECTS 32  /* project answers kept per robot (oldest replaced) */
+#define ROBOTCACHE_UNKNOWN 1024 /* logins known to be no robot's (direct-mapped) */
 
 struct robotcache;
 
@@ -52,6 +53,13 @@ bool robotcache_get(struct robotcache *rc, const char *login, int64_t id,
 /* Stores a lookup's result read at generation gen (dropped when gen is not current). */
 void robotcache_put(struct robotcache *rc, uint64_t gen, const struct rc_robot *r,
                     const char *const *projects, const unsigned *bits, size_t n);
+
+/* Logins no robot has, so that an unknown name costs what a cached robot does (no database
+ * round trip: README "Security cases"). An answer holds only while the generation it was
+ * read at is current — any change to any robot, project or setting ends it — and within
+ * the TTL; a disabled cache (cap 0) keeps none. */
+bool robotcache_get_unknown(struct robotcache *rc, const char *login);
+void robotcache_put_unknown(struct robotcache *rc, uint64_t gen, const char *login);
 
 void robotcache_forget_robot(struct robotcache *rc, int64_t id);
 void robotcache_projects_changed(struct robotcache *rc);

@@ -41,10 +41,22 @@ int secret_hash_salt(const char *secret, size_t len, unsigned iterations, const 
  * Returns 1 on match, 0 on mismatch, DH_ERR_INVALID for a malformed stored hash. */
 int secret_verify(const char *secret, size_t len, const char *stored) DH_MUST_CHECK;
 
+#define SECRET_ITER_SLOW_MIN 10000 /* lowest DOCKHAND_PASSWORD_ITERATIONS */
+
+/* Sets the iterations of people-chosen secrets (administrator passwords, manual robot
+ * secrets) and of every refusal (secret_verify_even, secret_dummy_hash): the setting
+ * DOCKHAND_PASSWORD_ITERATIONS, SECRET_ITER_MANUAL unless set. Call once at start, before
+ * any thread; a value outside SECRET_ITER_SLOW_MIN..SECRET_ITER_MAX is ignored. */
+void secret_set_slow_iterations(unsigned iterations);
+unsigned secret_slow_iterations(void);
+
 /* A well-formed hash that matches nothing, for verifying against when the name is
- * unknown (same cost as a generated secret's hash). Static storage. */
+ * unknown; it costs secret_slow_iterations(). Static storage. */
 const char *secret_dummy_hash(void);
 
-/* The same at SECRET_ITER_MANUAL iterations: for names whose real hashes are that slow
- * (administrators), so an unknown name costs what a known one does. */
-const char *secret_dummy_hash_manual(void);
+/* secret_verify, and when the answer will be a refusal (no match, a malformed hash, or
+ * refused: the account cannot log in anyway, e.g. disabled or expired) PBKDF2 is run on
+ * for the iterations the stored hash lacked up to secret_slow_iterations(), so every
+ * refusal costs the same whatever the account. Same results as secret_verify. */
+int secret_verify_even(const char *secret, size_t len, const char *stored,
+                       bool refused) DH_MUST_CHECK;

@@ -24,8 +24,15 @@ struct rc_entry {
     TAILQ_ENTRY(rc_entry) lru;            /* most recent first */
 };
 
+/* A login no robot has, as read at generation gen (direct-mapped, overwritten freely). */
+struct rc_unknown {
+    char *login;
+    uint64_t gen, loaded_ms;
+};
+
 struct robotcache {
     pthread_mutex_t lock;
+    struct rc_unknown unknown[ROBOTCACHE_UNKNOWN];
     size_t cap, n, nbuckets, bytes;
     uint64_t ttl_ms;
     uint64_t gen, pgen;
@@ -164,10 +171,44 @@ void robotcache_free(struct robotcache *rc)
         next = TAILQ_NEXT(e, lru);
         entry_free(e);
     }
+    for (size_t i = 0; i < ROBOTCACHE_UNKNOWN; i++)
+        free(rc->unknown[i].login);
     free(rc->by_name);
     free(rc->by_id);
     pthread_mutex_destroy(&rc->lock);
     free(rc);
+}
+
+bool robotcache_get_unknown(struct robotcache *rc, const char *login)
+{
+    if (rc->cap == 0)
+        return false;
+    pthread_mutex_lock(&rc->lock);
+    const struct rc_unknown *u = &rc->unknown[hash_name(rc, login) % ROBOTCACHE_UNKNOWN];
+    bool hit = u->login && u->gen == rc->gen && clock_mono_ms() - u->loaded_ms < rc->ttl_ms &&
+               strcmp(u->login, login) == 0;
+    pthread_mutex_unlock(&rc->lock);
+    return hit;
+}
+
+void robotcache_put_unknown(struct robotcache *rc, uint64_t gen, const char *login)
+{
+    if (rc->cap == 0)
+        return;
+    char *copy = strdup(login);
+    if (!copy)
+        return;
+    pthread_mutex_lock(&rc->lock);
+    if (gen == rc->gen) {
+        struct rc_unknown *u = &rc->unknown[hash_name(rc, login) % ROBOTCACHE_UNKNOWN];
+        free(u->login);
+        u->login = copy;
+        u->gen = gen;
+        u->loaded_ms = clock_mono_ms();
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&rc->lock);
+    free(copy);
 }
 
 uint64_t robotcache_generation(struct robotcache *rc)

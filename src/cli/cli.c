@@ -22,6 +22,7 @@
 #include "dockhand/server.h"
 #include "dockhand/projects.h"
 #include "dockhand/robots.h"
+#include "dockhand/secret.h"
 #include "dockhand/settings.h"
 
 #define CLI_MAX_ARGS 64
@@ -686,6 +687,8 @@ int cli_main(struct config *cfg, int argc, char **argv)
     if (log_configure(cfg->log_level, cfg->log_format) < 0)
         return usage("DOCKHAND_LOG_LEVEL must be debug|info|warn|error and DOCKHAND_LOG_FORMAT "
                      "text|json");
+    /* Before any thread: admin passwords, manual secrets and refusals all use it. */
+    secret_set_slow_iterations((unsigned)cfg->password_iterations);
     if (argc < 2)
         return usage(NULL);
     const char *cmd = argv[1];

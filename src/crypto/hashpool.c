@@ -13,6 +13,7 @@ struct hashjob {
     char *secret;
     size_t secret_len;
     char *stored;
+    bool refused;
     int result;
     hashpool_cb cb;
     void *arg;
@@ -32,7 +33,7 @@ static void job_free(struct hashjob *j)
 static void job_run(struct workpool_job *job, void **thread_state)
 {
     struct hashjob *j = (struct hashjob *)job;
-    j->result = secret_verify(j->secret, j->secret_len, j->stored);
+    j->result = secret_verify_even(j->secret, j->secret_len, j->stored, j->refused);
     OPENSSL_cleanse(j->secret, j->secret_len);
 }
 
@@ -49,7 +50,7 @@ struct workpool *hashpool_new(int threads)
 }
 
 int hashpool_verify(struct workpool *pool, struct event_base *base, const char *secret,
-                    size_t secret_len, const char *stored, hashpool_cb cb, void *arg)
+                    size_t secret_len, const char *stored, bool refused, hashpool_cb cb, void *arg)
 {
     struct hashjob *j = calloc(1, sizeof(*j));
     if (!j)
@@ -63,6 +64,7 @@ int hashpool_verify(struct workpool *pool, struct event_base *base, const char *
     memcpy(j->secret, secret, secret_len);
     j->secret[secret_len] = '\0';
     j->secret_len = secret_len;
+    j->refused = refused;
     j->cb = cb;
     j->arg = arg;
     int rc = workpool_submit(pool, base, &j->job, job_run, job_done);

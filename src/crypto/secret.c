@@ -234,15 +234,53 @@ int secret_verify(const char *secret, size_t len, const char *stored)
     return r;
 }
 
-const char *secret_dummy_hash_manual(void)
+/* The cost every refusal pays (secret_verify_even) and that people-chosen secrets are
+ * hashed with: set once at start, before any thread reads it. */
+static unsigned slow_iterations = SECRET_ITER_MANUAL;
+static char dummy_hash[SECRET_HASH_MAX + 1];
+
+void secret_set_slow_iterations(unsigned iterations)
 {
-    /* As secret_dummy_hash, at the cost of a manual secret or a password. */
-    return SECRET_PREFIX "600000$Jd4kR8sVb2nQ6wLz1mXc9tFh3pGy7aEo$4c1f0e2d9b8a7c6d5e4f3a2b1c0d9e8f";
+    if (iterations >= SECRET_ITER_SLOW_MIN && iterations <= SECRET_ITER_MAX)
+        slow_iterations = iterations;
+    dummy_hash[0] = '\0';
+}
+
+unsigned secret_slow_iterations(void)
+{
+    return slow_iterations;
 }
 
 const char *secret_dummy_hash(void)
 {
     /* Random bytes, not the output of any known secret: nothing verifies against it,
-     * and checking costs exactly what a generated secret's hash costs. */
-    return SECRET_PREFIX "4096$Qx7mN2pLk9RtW4vZ8sJc3hYd6fGb1aEu$1110ccb08930edd6baf37b1d39f5b312";
+     * and checking costs exactly what a people-chosen secret's hash costs. */
+    if (!dummy_hash[0])
+        snprintf(dummy_hash, sizeof(dummy_hash),
+                 SECRET_PREFIX
+                 "%u$Qx7mN2pLk9RtW4vZ8sJc3hYd6fGb1aEu$1110ccb08930edd6baf37b1d39f5b312",
+                 slow_iterations);
+    return dummy_hash;
+}
+
+int secret_verify_even(const char *secret, size_t len, const char *stored, bool refused)
+{
+    int r = secret_verify(secret, len, stored);
+    if (r == 1 && !refused)
+        return r;
+    /* A refusal: pay up to the slow cost whatever the stored hash cost, so the time of a
+     * refusal says nothing of the account (unknown, generated or manual secret, disabled,
+     * expired). The padding is PBKDF2 itself, one block, as every hash here. */
+    struct parsed_hash h;
+    unsigned done = parse_stored(stored, &h) == 0 && len <= SECRET_MAX_LEN ? h.iterations : 0;
+    OPENSSL_cleanse(&h, sizeof(h));
+    if (done < slow_iterations) {
+        unsigned char dk[SECRET_HASH_BYTES];
+        if (derive(secret, len > SECRET_MAX_LEN ? SECRET_MAX_LEN : len, "pad", 3,
+                   slow_iterations - done, dk, sizeof(dk)) < 0 &&
+            r >= 0)
+            r = DH_ERR_CRYPTO;
+        OPENSSL_cleanse(dk, sizeof(dk));
+    }
+    return r;
 }

@@ -23,22 +23,28 @@
 #include "dockhand/secret.h"
 #include "dockhand/session.h"
 
-/* Whether user/secret are a working robot's credentials (for 403 instead of 401). */
-static bool robot_authenticates(struct api_call *c, const char *user, const char *secret,
-                                size_t slen)
+/* Whether user/secret are a working robot's credentials (for 403 instead of 401), r the
+ * robot looked up by that login. A refusal costs what any refusal costs
+ * (secret_verify_even): robots never use the API, so their names must not stand out. */
+static bool robot_authenticates(struct api_call *c, const struct rc_robot *r, const char *user,
+                                const char *secret, size_t slen)
 {
-    struct rc_robot r;
-    if (lookup_login(c->db, user, &r) != 1)
-        return false;
-    bool live = !r.disabled && (r.expires_at == -1 || r.expires_at > time(NULL));
+    bool live = !r->disabled && (r->expires_at == -1 || r->expires_at > time(NULL));
     unsigned char key[CREDCACHE_KEY_LEN];
     credcache_key(user, secret, slen, key);
-    /* The secret is checked whatever the robot's state: the same cost either way. */
-    bool ok = credcache_check(c->st->cc, key, r.id, r.cred_version) ||
-              secret_verify(secret, slen, r.secret_hash) == 1;
-    ok = ok && live;
-    rc_robot_deinit(&r);
-    return ok;
+    return (live && credcache_check(c->st->cc, key, r->id, r->cred_version)) ||
+           (secret_verify_even(secret, slen, r->secret_hash, !live) == 1 && live);
+}
+
+static enum api_login admin_ok(struct api_call *c, const char *acct, const char *user,
+                               const unsigned char key[CREDCACHE_KEY_LEN], int64_t id, int version,
+                               int64_t *admin_id)
+{
+    credcache_put(c->st->admin_cc, key, id, version);
+    ratelimit_clear(c->st->rl, acct);
+    snprintf(c->admin, sizeof(c->admin), "%s", user);
+    *admin_id = id;
+    return API_LOGIN_ADMIN;
 }
 
 enum api_login api_login_check(struct api_call *c, const char *user, size_t ulen,
@@ -68,29 +74,38 @@ enum api_login api_login_check(struct api_call *c, const char *user, size_t ulen
     int64_t id = 0;
     char *hash = NULL;
     int version = 0;
+    /* Both lookups whatever the name (but for an administrator's cached login, a success),
+     * so an administrator, a robot and an unknown name make the same queries; then one
+     * secret check, padded when it refuses. */
+    struct rc_robot r;
+    unsigned char key[CREDCACHE_KEY_LEN];
+    credcache_key(user, secret, slen, key);
     int found = admin_lookup(c->db, user, &id, &hash, &version);
-    if (found < 0) {
+    if (found == 1 && credcache_check(c->st->admin_cc, key, id, version)) {
+        free(hash);
+        return admin_ok(c, acct, user, key, id, version, admin_id);
+    }
+    int robot = found < 0 ? 0 : lookup_login(c->db, user, &r);
+    if (found < 0 || robot < 0) {
+        free(hash);
+        if (robot == 1)
+            rc_robot_deinit(&r);
         api_error(c, 503, "UNAVAILABLE", "the database is unavailable");
         return API_LOGIN_ANSWERED;
     }
+    bool robot_ok = !found && robot == 1 && robot_authenticates(c, &r, user, secret, slen);
+    if (robot == 1)
+        rc_robot_deinit(&r);
     if (found) {
-        unsigned char key[CREDCACHE_KEY_LEN];
-        credcache_key(user, secret, slen, key);
-        bool ok = credcache_check(c->st->admin_cc, key, id, version) ||
-                  secret_verify(secret, slen, hash) == 1;
+        bool ok = secret_verify_even(secret, slen, hash, false) == 1;
         free(hash);
-        if (ok) {
-            credcache_put(c->st->admin_cc, key, id, version);
-            ratelimit_clear(c->st->rl, acct);
-            snprintf(c->admin, sizeof(c->admin), "%s", user);
-            *admin_id = id;
-            return API_LOGIN_ADMIN;
-        }
-    } else if (robot_authenticates(c, user, secret, slen)) {
+        if (ok)
+            return admin_ok(c, acct, user, key, id, version, admin_id);
+    } else if (robot_ok) {
         return API_LOGIN_ROBOT;
-    } else {
-        /* Same cost as a real administrator's check. */
-        if (secret_verify(secret, slen, secret_dummy_hash_manual()) < 0)
+    } else if (robot != 1) {
+        /* An unknown name: the same cost as every other refusal. */
+        if (secret_verify_even(secret, slen, secret_dummy_hash(), true) < 0)
             log_at(LOG_DEBUG, c->rid, "dummy verification failed");
     }
     ratelimit_fail(c->st->rl, acct, now);

@@ -393,6 +393,11 @@ static void start_lookup(struct token_req *t)
         lookup_ready(t);
         return;
     }
+    if (login && robotcache_get_unknown(rcache, login)) {
+        t->found = false;
+        lookup_ready(t);
+        return;
+    }
     t->gen = robotcache_generation(rcache);
     switch (lookup_start(t->w->pool, login, id, t->proj_names, t->nproj, lookup_done, t)) {
     case 0:
@@ -477,6 +482,8 @@ static void lookup_done(PGresult *res, void *arg)
             robotcache_put(t->w->st->rcache, t->gen, &r, t->proj_names, t->proj_bits, t->nproj);
         if (!found)
             r.full_name = r.secret_hash = NULL;
+    } else if (t->cred.login && !t->cred.refresh_token) {
+        robotcache_put_unknown(t->w->st->rcache, t->gen, t->cred.login);
     }
     t->token_minutes = r.token_minutes;
     if (found)
@@ -512,14 +519,18 @@ static void lookup_ready(struct token_req *t)
 static void secret_path(struct token_req *t)
 {
     const char *hash = t->found ? t->secret_hash : secret_dummy_hash();
+    /* Whatever the secret, these are refused: the check below then costs what every
+     * refusal costs (secret_verify_even), and the cache is not asked. */
+    bool refused = !t->found || t->disabled || robot_expired(t, time(NULL));
     credcache_key(t->cred.login, t->cred.secret, t->cred.secret_len, t->cache_key);
-    if (t->found && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
+    if (!refused && credcache_check(t->w->st->cc, t->cache_key, t->robot_id, t->cred_version)) {
         verified(1, t);
         return;
     }
-    /* Unknown names are verified against a dummy hash so they cost the same. */
-    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash, hashed,
-                        t) < 0)
+    /* Unknown names are verified against a dummy hash, and every refusal is padded to the
+     * slow iterations, so no case costs less than another. */
+    if (hashpool_verify(t->w->st->hp, t->w->base, t->cred.secret, t->cred.secret_len, hash, refused,
+                        hashed, t) < 0)
         reply_error(t, 503, "UNAVAILABLE", "too many logins in progress; try again");
 }
 

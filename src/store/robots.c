@@ -711,7 +711,7 @@ int robot_refresh_secret(PGconn *db, int64_t id, const char *manual, size_t manu
         const char *why = secret_policy_check(manual, manual_len);
         if (why)
             return store_fail(err, STORE_INVALID, "%s", why);
-        rc = secret_hash(manual, manual_len, SECRET_ITER_MANUAL, &hash);
+        rc = secret_hash(manual, manual_len, secret_slow_iterations(), &hash);
     } else {
         rc = secret_generate(secret_out);
         if (rc == 0)

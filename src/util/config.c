@@ -45,6 +45,10 @@ const struct config_setting config_settings[] = {
      INT(fail_limit_address, 1, 1000000)},
     {"DOCKHAND_FAIL_WINDOW", "--fail-window", "60", "failed-login window in seconds",
      INT(fail_window, 1, 86400)},
+    {"DOCKHAND_PASSWORD_ITERATIONS", "--password-iterations", "600000",
+     "PBKDF2-SHA256 iterations of administrator passwords and manual robot secrets, and what "
+     "every refused login costs (lower only for tests or slow machines)",
+     INT(password_iterations, 10000, 10000000)},
     {"DOCKHAND_HASH_THREADS", "--hash-threads", "0",
      "threads that verify secrets (0: one per online CPU)", INT(hash_threads, 0, 256)},
     {"DOCKHAND_DB_POOL", "--db-pool", "4", "database connections per worker", INT(db_pool, 1, 64)},

@@ -526,6 +526,7 @@ class Api:
             if isinstance(b, dict) and isinstance(b.get("secret"), str):
                 allowed = b["secret"]
         check_common(r, allowed_secret=allowed)
+        secrets.keep_error_body(r)
         if allowed:
             remember(allowed)
         return r

@@ -380,13 +380,17 @@ class Dockhand:
         kw.setdefault("timeout", HTTP_TIMEOUT)
         kw.setdefault("allow_redirects", False)
         kw.setdefault("verify", self.verify)
-        return requests.get(self.url + path, **kw)
+        r = requests.get(self.url + path, **kw)
+        secrets.keep_error_body(r)
+        return r
 
     def post(self, path, **kw):
         kw.setdefault("timeout", HTTP_TIMEOUT)
         kw.setdefault("allow_redirects", False)
         kw.setdefault("verify", self.verify)
-        return requests.post(self.url + path, **kw)
+        r = requests.post(self.url + path, **kw)
+        secrets.keep_error_body(r)
+        return r
 
     def token(self, scopes=(), auth=None, method="GET", path="/service/token", headers=None,
               timeout=HTTP_TIMEOUT, **extra):
@@ -424,6 +428,7 @@ class Dockhand:
                 secrets.remember(body["refresh_token"])
         except ValueError:
             pass
+        secrets.keep_error_body(r)
         return r
 
     # -- tokens -----------------------------------------------------------
@@ -497,6 +502,10 @@ class Factory:
             "DOCKHAND_WORKERS": "2",
             "DOCKHAND_FAIL_LIMIT_ACCOUNT": "1000",
             "DOCKHAND_FAIL_LIMIT_ADDRESS": "1000",
+            # every refused login costs this many PBKDF2 iterations (README "Security
+            # cases"): its minimum keeps the suites' hundreds of refusals cheap; the tests
+            # of the default pass None
+            "DOCKHAND_PASSWORD_ITERATIONS": "10000",
             "DOCKHAND_LOG_LEVEL": "debug",
         }
         for k, v in env.items():

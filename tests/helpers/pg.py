@@ -152,6 +152,8 @@ class PgCluster:
             self.running = False
 
     def destroy(self):
+        from helpers import secrets  # the final grep's copies (DOCKHAND_TEST_ARTIFACTS)
+        secrets.keep_cluster(self)
         try:
             self.stop(mode="immediate")
         finally:

@@ -20,7 +20,8 @@ OTHER_PASSWORD = "An0ther-Password"
 @pytest.fixture
 def d(dockhand_factory):
     """A fresh, migrated database (with project "p") for each test; no server needed."""
-    return dockhand_factory(start=False)
+    # the default password iterations (600,000): the hashes are checked for them
+    return dockhand_factory(start=False, DOCKHAND_PASSWORD_ITERATIONS=None)
 
 
 def cli(d, *args, input=None, check=True, user=ACTOR_USER):

@@ -81,8 +81,8 @@ def test_generated_secrets_are_strong_and_never_stored(dockhand):
     assert len(salts) == 12, "salts must be per robot"
 
 
-def test_manual_secret_hash_uses_many_iterations(dockhand):
-    d = dockhand
+def test_manual_secret_hash_uses_many_iterations(dockhand_factory):
+    d = dockhand_factory(DOCKHAND_PASSWORD_ITERATIONS=None)  # the default, 600,000
     robot = d.create_robot("slowhash")
     d.refresh_secret(robot["id"], "Manual-Secret-42")
     stored = row(d, robot["id"])

@@ -202,12 +202,31 @@ static void test_dummy(void)
     const char *d = secret_dummy_hash();
     char want[32];
 
-    snprintf(want, sizeof(want), "pbkdf2-sha256$%d$", SECRET_ITER_GENERATED);
+    snprintf(want, sizeof(want), "pbkdf2-sha256$%d$", SECRET_ITER_MANUAL);
     CHECK(d && strncmp(d, want, strlen(want)) == 0);
     CHECK(d == secret_dummy_hash());
     CHECK(secret_verify("Harbor12345", 11, d) == 0);
     CHECK(secret_verify("", 0, d) == 0);
     CHECK(secret_verify("robot$unknown:whatever", 22, d) == 0);
+
+    /* The setting moves the dummy and the padding; out of range is ignored. */
+    secret_set_slow_iterations(SECRET_ITER_SLOW_MIN);
+    snprintf(want, sizeof(want), "pbkdf2-sha256$%d$", SECRET_ITER_SLOW_MIN);
+    CHECK(strncmp(secret_dummy_hash(), want, strlen(want)) == 0);
+    CHECK(secret_slow_iterations() == SECRET_ITER_SLOW_MIN);
+    secret_set_slow_iterations(SECRET_ITER_SLOW_MIN - 1);
+    CHECK(secret_slow_iterations() == SECRET_ITER_SLOW_MIN);
+
+    /* secret_verify_even answers as secret_verify, refused or not. */
+    char *h = NULL;
+    CHECK(secret_hash("Harbor12345", 11, SECRET_ITER_GENERATED, &h) == 0);
+    CHECK(secret_verify_even("Harbor12345", 11, h, false) == 1);
+    CHECK(secret_verify_even("Harbor12345", 11, h, true) == 1);
+    CHECK(secret_verify_even("Harbor12346", 11, h, false) == 0);
+    CHECK(secret_verify_even("Harbor12345", 11, "pbkdf2-sha256$x", false) == DH_ERR_INVALID);
+    CHECK(secret_verify_even("", 0, secret_dummy_hash(), true) == 0);
+    free(h);
+    secret_set_slow_iterations(SECRET_ITER_MANUAL);
 }
 
 static bool is_alnum(char c)
