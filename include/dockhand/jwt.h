@@ -14,6 +14,11 @@
 int jwt_sign(const struct sign_key *key, const char *claims, size_t claims_len,
              char **out) DH_MUST_CHECK;
 
+/* Decodes one base64url segment (len bytes) and parses it as a JSON object, duplicate
+ * members refused so that no two readers can disagree on a value. NULL for anything else
+ * (caller decrefs). dockhand's own tokens and identity tokens (oidc.c) are read with it. */
+json_t *jwt_segment_object(const char *seg, size_t len);
+
 /* Verifies token's signature with the key of ring named by its header's kid (alg must
  * match that key) and returns the decoded claims object in *claims (caller decrefs).
  * Does not check exp/aud: the caller does. Returns 0, or DH_ERR_INVALID for anything

@@ -179,9 +179,7 @@ out:
     return r;
 }
 
-/* Decodes one base64url segment and parses it as a JSON object (duplicate members refused,
- * so no two readers can disagree on a value). */
-static json_t *segment_object(const char *seg, size_t len)
+json_t *jwt_segment_object(const char *seg, size_t len)
 {
     unsigned char *buf = malloc(B64_DECODED_CAP(len));
     json_t *obj = NULL;
@@ -268,7 +266,7 @@ int jwt_verify(const struct keyring *ring, const char *token, size_t len, json_t
     if (sig64_len == 0 || sig64_len > B64_ENCODED_CAP(JWT_SIG_MAX))
         return DH_ERR_INVALID;
 
-    header = segment_object(token, (size_t)(dot1 - token));
+    header = jwt_segment_object(token, (size_t)(dot1 - token));
     if (!header)
         goto out;
     key = header_key(ring, header);
@@ -292,7 +290,7 @@ int jwt_verify(const struct keyring *ring, const char *token, size_t len, json_t
                          (const unsigned char *)token, (size_t)(dot2 - token)) != 1)
         goto out;
 
-    payload = segment_object(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    payload = jwt_segment_object(dot1 + 1, (size_t)(dot2 - dot1 - 1));
     if (!payload)
         goto out;
     *claims = payload;

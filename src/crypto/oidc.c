@@ -12,6 +12,7 @@
 #include <openssl/rsa.h>
 
 #include "dockhand/encoding.h"
+#include "dockhand/jwt.h"
 
 #define OIDC_SIG_MAX 1024 /* bytes of a signature (RSA 8192) */
 
@@ -44,23 +45,6 @@ bool oidc_looks_like_jwt(const char *s, size_t len)
     return dots == 2; /* an empty signature too (alg none): refused later, as a bad login */
 }
 
-static json_t *segment_object(const char *seg, size_t len)
-{
-    unsigned char *buf = malloc(B64_DECODED_CAP(len));
-    json_t *obj = NULL;
-    size_t n;
-    if (!buf)
-        return NULL;
-    if (len > 0 && b64url_decode(seg, len, buf, &n) == 0)
-        obj = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
-    free(buf);
-    if (obj && !json_is_object(obj)) {
-        json_decref(obj);
-        obj = NULL;
-    }
-    return obj;
-}
-
 void oidc_token_deinit(struct oidc_token *t)
 {
     json_decref(t->header);
@@ -81,8 +65,8 @@ int oidc_parse(const char *tok, size_t len, struct oidc_token *t)
     size_t sig64_len = len - (size_t)(sig64 - tok);
     if (sig64_len > B64_ENCODED_CAP(OIDC_SIG_MAX))
         return DH_ERR_INVALID;
-    t->header = segment_object(tok, (size_t)(dot1 - tok));
-    t->claims = segment_object(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    t->header = jwt_segment_object(tok, (size_t)(dot1 - tok));
+    t->claims = jwt_segment_object(dot1 + 1, (size_t)(dot2 - dot1 - 1));
     if (!t->header || !t->claims)
         goto bad;
     json_t *alg = json_object_get(t->header, "alg");
