@@ -80,6 +80,12 @@ struct conns *conns_new(struct conns_shared *sh, struct event_base *base, struct
  * is sent. Call from the evhttp's request callback. */
 void conns_request_busy(struct conns *c, struct evhttp_request *req);
 
+/* req's reply is written: its connection is idle again (or reads the next request). A
+ * request has one completion callback: conns_request_busy sets one that does this, and a
+ * reply that sets its own (http_reply, which counts requests in flight for the drain) must
+ * call this from it. */
+void conns_request_done(struct conns *c, struct evhttp_request *req);
+
 /* The listener is about to be freed (shutdown): never touch it again. */
 void conns_stop_accepting(struct conns *c);
 

@@ -542,6 +542,15 @@ static void request_done(struct evhttp_request *req, void *arg)
     conn_enter(x, evbuffer_get_length(in) ? CONN_HEADERS : CONN_IDLE);
 }
 
+void conns_request_done(struct conns *c, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct conn *x = bev ? table_find(c, bev) : NULL;
+    if (x)
+        request_done(req, x);
+}
+
 void conns_request_busy(struct conns *c, struct evhttp_request *req)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);

@@ -91,8 +91,11 @@ static const char *method_name(enum evhttp_cmd_type m)
  * waiting for the socket, whose requests had run (tokens issued and audited). */
 static void reply_written(struct evhttp_request *req, void *arg)
 {
-    (void)req;
-    atomic_fetch_sub(&((struct worker *)arg)->inflight, 1);
+    struct worker *w = arg;
+    /* It replaces the connection tracker's own callback (one per request): tell it too. */
+    if (w->conns)
+        conns_request_done(w->conns, req);
+    atomic_fetch_sub(&w->inflight, 1);
 }
 
 void http_reply(struct http_ctx *ctx, int code, const char *content_type, const char *body,
