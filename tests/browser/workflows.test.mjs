@@ -183,7 +183,12 @@ describe('robot workflows', () => {
     await action('Edit');
     let d = dialog('Edit robot$sys1');
     const nets = d.getByLabel('Allowed networks');
-    await page.waitForFunction(() => !document.querySelector('dialog textarea[placeholder^="10.0.0.0/8"]').disabled);
+    // The field is made with the dialog and enabled once the robot's networks are read.
+    await nets.waitFor();
+    await page.waitForFunction(() => {
+      const t = document.querySelector('dialog textarea[placeholder^="10.0.0.0/8"]');
+      return t && !t.disabled;
+    });
     // a bad network: the API's message, in the dialog, which stays open; nothing saved
     P.allow(/status of 400/);
     await nets.fill('10.0.0.1/8');
