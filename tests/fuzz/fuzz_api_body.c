@@ -160,9 +160,22 @@ static void robot_refresh(json_t *body)
     check_why(rc, why);
     if (rc == 0 && manual) {
         const char *policy = secret_policy_check(manual, len);
-        /* The refusal never quotes the secret. */
-        if (policy && len >= 4 && memmem(policy, strlen(policy), manual, len))
-            __builtin_trap();
+        /* The refusal never quotes the secret: another secret of the same shape (each ASCII
+         * letter and digit moved to the next of its class) gets the very same message. (A
+         * search for the secret in the message trapped on "secret", a word of the message.) */
+        if (policy && len <= 4096) {
+            char other[4096];
+            for (size_t i = 0; i < len; i++) {
+                char c = manual[i];
+                other[i] = c >= 'a' && c <= 'z'   ? (char)('a' + (c - 'a' + 1) % 26)
+                           : c >= 'A' && c <= 'Z' ? (char)('A' + (c - 'A' + 1) % 26)
+                           : c >= '0' && c <= '9' ? (char)('0' + (c - '0' + 1) % 10)
+                                                  : c;
+            }
+            const char *again = secret_policy_check(other, len);
+            if (!again || strcmp(again, policy) != 0)
+                __builtin_trap();
+        }
         /* What the policy accepts: 8 to 128 bytes of UTF-8 without a NUL. */
         if (!policy && (len < 8 || len > 128 || memchr(manual, '\0', len)))
             __builtin_trap();
