@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include <event2/buffer.h>
@@ -500,14 +501,28 @@ static void adopt(evutil_socket_t fd, short what, void *arg)
         resume(-1, 0, c);
 }
 
-/* Closes the connection idle longest; false when none is. */
+/* Bytes the kernel holds for the connection that evhttp has not read yet. */
+static bool input_waiting(struct conn *x)
+{
+    int n = 0;
+    evutil_socket_t fd = bufferevent_getfd(x->bev);
+    return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Closes the connection idle longest; false when none is. A connection whose request has
+ * arrived unread (accepted in the same pass, or a keep-alive client's next request) is not
+ * idle: it waits for its headers instead, and the next one is tried. */
 static bool evict_idle(struct conns *c)
 {
-    struct conn *x = c->idle.head;
-    if (!x)
-        return false;
-    conn_close(x, CONNS_CLOSED_EVICTED);
-    return true;
+    struct conn *x;
+    while ((x = c->idle.head)) {
+        if (!input_waiting(x)) {
+            conn_close(x, CONNS_CLOSED_EVICTED);
+            return true;
+        }
+        conn_enter(x, CONN_HEADERS);
+    }
+    return false;
 }
 
 /* A worker stops accepting when the instance is at the cap and it has no idle connection

@@ -156,3 +156,45 @@ def _healthz_quick(d):
             return s.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
+
+
+def test_a_request_that_arrived_unread_is_not_idle(dockhand_factory):
+    """A connection whose request bytes have arrived but have not been read yet is not idle:
+    making room at the cap (or when accept() runs out of descriptors) must not close it.
+    The instance is stopped while 60 clients connect and each sends half a request, then
+    continued: it accepts a batch before it reads any of them. Only the one truly idle
+    keep-alive connection may be closed for room; none of the 60 is (before the fix they
+    were evicted as idle because they had been accepted but not yet read)."""
+    import os
+    import signal
+    d = dockhand_factory(DOCKHAND_LOG_LEVEL="info", DOCKHAND_MAX_CONNECTIONS=30,
+                         DOCKHAND_WORKERS=1, DOCKHAND_HEADER_TIMEOUT=600,
+                         DOCKHAND_IDLE_TIMEOUT=600)
+    secret = d.create_robot("conns")["secret"]
+    keep = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+    assert token_on(keep, d, secret)[0] == 200
+    pid = d.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        socks = C.connect_many(d.port, 60, send=b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        assert len(socks) == 60
+        time.sleep(1.5)
+        closed = [i for i, s in enumerate(socks) if C.closed_by_server(s)]
+        s = C.metrics(d)
+        evicted = C.metric(s, "dockhand_connections_closed_total", reason="evicted")
+        print("evicted %d; half requests closed by the server: %s" % (evicted, closed))
+        assert closed == []
+        assert evicted <= 1
+        # They are waiting for the rest of their headers: finish one, it is answered.
+        opened = [x for x in socks if not C.closed_by_server(x)]
+        x = opened[0]
+        x.setblocking(True)
+        x.settimeout(5)
+        x.sendall(b"Connection: close\r\n\r\n")
+        assert x.recv(64).startswith(b"HTTP/1.1 200")
+    finally:
+        for x in socks:
+            x.close()
