@@ -93,6 +93,12 @@ struct audit_writer {
     int64_t spill_size; /* bytes in the file, header included */
     int64_t spill_hdr;  /* bytes of the header */
     int64_t replay_off; /* where the next replay starts; spill_size: all replayed */
+    /* The flusher thread (spill_flusher): the file's changes reach the disk within
+     * SPILL_SYNC_MS, whatever the writer thread is waiting for. Under spill_mu. */
+    uint64_t spill_writes; /* appends and rotations so far */
+    pthread_cond_t spill_wake;
+    pthread_t spill_thread;
+    bool spill_thread_on, spill_stop;
     char spill_id[SPILL_ID_LEN + 1];
     char spill_old_id[SPILL_ID_LEN + 1]; /* an emptied file's id whose row is to delete */
     bool replay_one;                     /* the last chunk was refused: one line at a time */
@@ -188,6 +194,7 @@ static int spill_new_header(struct audit_writer *w)
     if (write(w->spill_fd, hdr, (size_t)n) != n)
         return -1;
     w->spill_hdr = w->spill_size = n;
+    w->spill_writes++;
     return 0;
 }
 
@@ -286,6 +293,7 @@ static void spill_append(struct audit_writer *w, struct audit_rec *r)
         ssize_t put = write(w->spill_fd, line, len);
         if (put == (ssize_t)len) {
             w->spill_size += (int64_t)len;
+            w->spill_writes++;
         } else {
             why = "spill file write failed";
             if (put > 0 && ftruncate(w->spill_fd, w->spill_size) < 0)
@@ -798,6 +806,7 @@ static void touch_robots(struct audit_writer *w, struct audit_rec *r, int k)
 /* ---- replaying the spill file ---------------------------------------------------------- */
 
 #define SPILL_REPLAY_RETRY_MS 1000 /* after a failed replay */
+#define SPILL_SYNC_MS 1000         /* appended records reach the disk at most this much later */
 
 /* A statement of the replay's transaction on the thread's connection. */
 static PGresult *replay_exec(struct audit_writer *w, const char *sql, int n,
@@ -842,6 +851,7 @@ static void spill_rotate(struct audit_writer *w)
         } else {
             memcpy(w->spill_old_id, old, sizeof(old));
         }
+        w->spill_writes++;
         __atomic_store_n(&w->replay_off, w->spill_size, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&w->spill_mu);
@@ -852,6 +862,42 @@ static void spill_rotate(struct audit_writer *w)
             w->spill_old_id[0] = '\0';
         PQclear(res);
     }
+}
+
+/* A process crash loses nothing of the spill file (the kernel has it); a machine crash
+ * loses at most the last SPILL_SYNC_MS of it: this thread flushes the file to the disk
+ * that often while it changes, and once more at the end. Not the writer thread, which may
+ * wait long on the database; not the workers, whose loops must not wait on the disk. */
+static void *spill_flusher(void *arg)
+{
+    struct audit_writer *w = arg;
+    uint64_t synced = 0;
+    bool failed = false, last = false;
+    pthread_mutex_lock(&w->spill_mu);
+    while (!last) {
+        last = w->spill_stop;
+        if (!last) {
+            struct timespec ts;
+            deadline_at(&ts, (int64_t)clock_mono_ms() + SPILL_SYNC_MS);
+            pthread_cond_timedwait(&w->spill_wake, &w->spill_mu, &ts);
+        }
+        uint64_t writes = w->spill_writes;
+        if (writes == synced)
+            continue;
+        pthread_mutex_unlock(&w->spill_mu);
+        if (fdatasync(w->spill_fd) == 0) {
+            synced = writes;
+            failed = false;
+        } else if (!failed) {
+            failed = true;
+            log_error("audit: cannot flush the spill file %s to the disk: %s (retried every %d "
+                      "ms)",
+                      w->spill_path, strerror(errno), SPILL_SYNC_MS);
+        }
+        pthread_mutex_lock(&w->spill_mu);
+    }
+    pthread_mutex_unlock(&w->spill_mu);
+    return NULL;
 }
 
 static bool spill_pending(struct audit_writer *w)
@@ -1182,6 +1228,14 @@ static void *writer_main(void *arg)
 
 static void writer_free(struct audit_writer *w)
 {
+    if (w->spill_thread_on) {
+        pthread_mutex_lock(&w->spill_mu);
+        w->spill_stop = true;
+        pthread_cond_signal(&w->spill_wake);
+        pthread_mutex_unlock(&w->spill_mu);
+        pthread_join(w->spill_thread, NULL);
+        pthread_cond_destroy(&w->spill_wake);
+    }
     if (w->spill_fd >= 0)
         close(w->spill_fd); /* the flock goes with it */
     pthread_mutex_destroy(&w->spill_mu);
@@ -1221,6 +1275,23 @@ struct audit_writer *audit_writer_new(const struct audit_writer_opts *o)
         }
     }
     pthread_condattr_t ca;
+    if (w->spill_fd >= 0) {
+        bool ok = false;
+        if (pthread_condattr_init(&ca) == 0) {
+            ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                 pthread_cond_init(&w->spill_wake, &ca) == 0;
+            pthread_condattr_destroy(&ca);
+        }
+        if (ok && pthread_create(&w->spill_thread, NULL, spill_flusher, w) != 0) {
+            pthread_cond_destroy(&w->spill_wake);
+            ok = false;
+        }
+        if (!ok) {
+            writer_free(w);
+            return NULL;
+        }
+        w->spill_thread_on = true;
+    }
     bool cond_ok = false, mu_ok = pthread_mutex_init(&w->mu, NULL) == 0;
     if (pthread_condattr_init(&ca) == 0) {
         cond_ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
