@@ -23,6 +23,7 @@
 #include "dockhand/form.h"
 #include "dockhand/jwt.h"
 #include "dockhand/realm_creds.h"
+#include "fuzz_ring.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,24 +34,10 @@ static struct keyring *ring;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dir[] = "/tmp/dockhand-fuzz-refresh.XXXXXX", names[2][64], path[128];
     static const char *const algs[] = {"ES256", "RS256"};
     (void)argc;
     (void)argv;
-    if (!mkdtemp(dir))
-        abort();
-    for (int i = 0; i < 2; ++i)
-        if (keys_generate(dir, algs[i], "fuzz", 1, names[i], sizeof(names[i])) != 0)
-            abort();
-    if (keyring_load(dir, KID_LIBTRUST, &ring) != 0)
-        abort();
-    for (int i = 0; i < 2; ++i) { /* in memory from here on */
-        snprintf(path, sizeof(path), "%s/%s.key", dir, names[i]);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s/%s.crt", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    ring = fuzz_ring(algs, 2);
     return 0;
 }
 

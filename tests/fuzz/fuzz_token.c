@@ -7,6 +7,7 @@
 #include "dockhand/encoding.h"
 #include "dockhand/jwt.h"
 #include "dockhand/token.h"
+#include "fuzz_ring.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,17 +17,10 @@ static struct token tok; /* static: 43 KB of scope field */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char dir[] = "/tmp/dockhand-fuzz-token.XXXXXX", name[64], path[128];
+    static const char *const algs[] = {"ES256"};
     (void)argc;
     (void)argv;
-    if (!mkdtemp(dir) || keys_generate(dir, "ES256", "fuzz", 1, name, sizeof(name)) != 0 ||
-        keyring_load(dir, KID_LIBTRUST, &ring) != 0)
-        abort();
-    snprintf(path, sizeof(path), "%s/%s.key", dir, name); /* in memory from here on */
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
-    unlink(path);
-    rmdir(dir);
+    ring = fuzz_ring(algs, 1);
     return 0;
 }
 
