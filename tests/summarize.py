@@ -34,6 +34,8 @@ def node_tap(path):
             continue  # a file or a describe() block
         counts[2 if skip else 0 if status == 'ok' else 1] += 1
     return counts
+
+
 def junit(xml):
     """(passed, failed, skipped) of a pytest JUnit file."""
     root = ET.parse(xml).getroot()
@@ -84,16 +86,11 @@ for build in args:
                 print(f'{build}: {name}: no results ({result})')
                 failed += 1
                 continue
-            root = ET.parse(xml).getroot()
-            suites = [root] if root.tag == 'testsuite' else list(root)
-            for s in suites:
-                n = int(s.get('tests', 0))
-                f = int(s.get('failures', 0)) + int(s.get('errors', 0))
-                k = int(s.get('skipped', 0))
-                passed += n - f - k
-                failed += f
-                skipped += k
-            if result not in ('OK',) and not any(int(s.get('failures', 0)) + int(s.get('errors', 0)) for s in suites):
+            ok, bad, skip = junit(xml)
+            passed += ok
+            failed += bad
+            skipped += skip
+            if result != 'OK' and bad == 0:
                 print(f'{build}: {name}: {result} without failed tests')
                 failed += 1
             continue
