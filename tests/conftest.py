@@ -11,6 +11,8 @@
   by `keygen --alg`), migrate=, start=False. Instances made during a test are stopped
   (and must exit 0) when the test ends; the others at the end of the session.
 - `dockhand` (module): dockhand_factory() with the defaults.
+- `oidc_server` (module): a test OIDC issuer (helpers.oidc_issuer.OidcServer: HTTPS with a
+  CA made here, .ca_path for DOCKHAND_OIDC_CA_FILE).
 
 D: .url .port .db .env .keys_dir .log_path .pg, .cli(*args, input=None, check=True),
 .cli_json(*args), .create_project(name, public=False), .create_robot(name,
@@ -68,6 +70,14 @@ def dockhand(dockhand_factory):
     d = dockhand_factory()
     yield d
     d.stop()
+
+
+@pytest.fixture(scope="module")
+def oidc_server(tmp_path_factory):
+    from helpers.oidc_issuer import OidcServer
+    s = OidcServer(str(tmp_path_factory.mktemp("oidc")))
+    yield s
+    s.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,18 +4,14 @@ to the real registry with an identity token minted by the test OIDC issuer
 elsewhere. The module's dockhand trusts the issuer's test CA (DOCKHAND_OIDC_CA_FILE); the
 conftest's `registry` and `docker` fixtures use it through the `dockhand` override below."""
 
-import json
-
 import pytest
 
-from helpers.oidc_issuer import OidcServer
+from helpers import api as A
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = OidcServer(str(tmp_path_factory.mktemp("oidc")))
-    yield s
-    s.close()
+def srv(oidc_server):
+    return oidc_server
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +21,13 @@ def dockhand(dockhand_factory, srv):
 
 def keyless_robot(D, uniq, issuer, subject, claims=None):
     """A project robot with push on a fresh project, trusting issuer for subject; returns
-    (project, robot). The rule is written with SQL, as the store will write it."""
+    (project, robot). The rule is set through the API."""
     proj = uniq("k")
     D.create_project(proj)
     D.create_project(proj + "-other")
     rb = D.create_robot(uniq("ci"), projects={proj: ["pull", "push"]}, level="project")
-    D.sql("BEGIN; INSERT INTO robot_federation (robot_id, position, issuer, subject, claims) "
-          "VALUES (%d, 0, $q$%s$q$, $q$%s$q$, $q$%s$q$::jsonb); UPDATE robots SET "
-          "federation_version = federation_version + 1 WHERE id = %d; COMMIT;"
-          % (rb["id"], issuer.url, subject, json.dumps(claims or {}), rb["id"]))
+    A.set_federation(D, rb["id"], [{"issuer": issuer.url, "subject": subject,
+                                    "claims": claims or {}}])
     return proj, rb
 
 

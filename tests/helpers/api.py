@@ -726,6 +726,14 @@ def ensure_admin(d, name=ADMIN, password=ADMIN_PASSWORD, create=True):
     return Api(d, name, password)
 
 
+def set_federation(d, robot_id, rules):
+    """Replaces robot_id's federation rules on instance d through the API (PUT
+    /api/v2.0/robots/{id}/federation, as the administrator); returns the rules stored."""
+    r = ensure_admin(d).put("/robots/%d/federation" % robot_id, json=rules)
+    assert r.status_code == 200, (r.status_code, r.text)
+    return r.json()
+
+
 def _json_dumps(obj):
     if isinstance(obj, (bytes, str)):
         return obj

@@ -1,7 +1,7 @@
 """Keyless robots (issue 15 §1-2; README "Keyless CI"): a robot with federation rules logs
 in with the identity token of GitHub Actions, GitLab CI or a Kubernetes service account,
 verified with its issuer's keys (tests/helpers/oidc_issuer.py: a real HTTPS issuer with a CA
-made here). Rules are written with SQL until the API/CLI that manage them land."""
+made here). Rules are set through the API (PUT /api/v2.0/robots/{id}/federation)."""
 
 import json
 import threading
@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from helpers import api as A
 from helpers import jwtutil
 from helpers.oidc_issuer import Issuer, Key, OidcServer
 from helpers.pg import free_port
@@ -21,10 +22,8 @@ SCOPE = "repository:p/app:pull,push"
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = OidcServer(str(tmp_path_factory.mktemp("oidc")))
-    yield s
-    s.close()
+def srv(oidc_server):
+    return oidc_server
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +42,7 @@ def q(s):
 
 
 def set_rules(D, robot_id, rules):
-    """Replaces the robot's rules the way the store will: rows, then the version bump that
-    audits and announces the change."""
-    stmts = ["BEGIN", "DELETE FROM robot_federation WHERE robot_id = %d" % robot_id]
-    for i, r in enumerate(rules):
-        stmts.append(
-            "INSERT INTO robot_federation (robot_id, position, issuer, audience, subject, claims)"
-            " VALUES (%d, %d, %s, %s, %s, %s::jsonb)" % (
-                robot_id, i, q(r["issuer"]),
-                q(r["audience"]) if r.get("audience") else "NULL", q(r["subject"]),
-                q(json.dumps(r.get("claims", {})))))
-    stmts.append("UPDATE robots SET federation_version = federation_version + 1 WHERE id = %d"
-                 % robot_id)
-    stmts.append("COMMIT")
-    D.sql(";\n".join(stmts) + ";")
+    A.set_federation(D, robot_id, rules)
 
 
 def robot(D, rules, **kw):
