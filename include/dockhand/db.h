@@ -100,9 +100,25 @@ int db_migrate(PGconn *db, bool verbose) DH_MUST_CHECK;
 int db_schema_version(PGconn *db) DH_MUST_CHECK;
 
 /* The query db_schema_version runs, for a caller that runs it another way (the readiness
- * check, on the event loop's pool), and the version its result means (as above). */
-#define DB_SCHEMA_SQL "SELECT version FROM schema_migrations"
+ * check, on the event loop's pool), and the version its result means (as above). The
+ * second column is each migration's oldest_binary (NULL before it was recorded; to_jsonb
+ * reads it from a table that does not have the column yet, too). */
+#define DB_SCHEMA_SQL "SELECT version, to_jsonb(m)->>'oldest_binary' FROM schema_migrations m"
 int db_schema_version_of(const PGresult *rows);
+
+/* Whether this binary may serve a database whose schema is `version` (from rows, as
+ * above): its own version, or a newer one each of whose newer migrations declares that
+ * binaries of this binary's schema keep working (a line "-- oldest-binary-schema: N" in
+ * the migration, N at most this binary's: README "Upgrades"). An older schema never. */
+bool db_schema_usable_of(const PGresult *rows, int version);
+
+/* db_schema_version and db_schema_usable_of in one query: the version (DH_ERR_DB on
+ * failure) and *usable. */
+int db_schema_check(PGconn *db, bool *usable) DH_MUST_CHECK;
+
+/* The oldest binary schema a migration's text declares ("-- oldest-binary-schema: N" at
+ * the start of a line), or its own version when it declares none. */
+int db_migration_oldest_binary(const char *sql, int version);
 
 /* PQexecParams with text parameters; returns the result or NULL on failure (logged).
  * ok is the expected status (PGRES_COMMAND_OK or PGRES_TUPLES_OK). */

@@ -732,12 +732,20 @@ int cli_main(struct config *cfg, int argc, char **argv)
     PGconn *db = db_connect(cfg->database_url, DB_ROLE_CLI);
     if (!db)
         return 1;
-    int v = db_schema_version(db), rc;
-    if (v != db_schema_expected()) {
+    bool usable;
+    int v = db_schema_check(db, &usable), rc;
+    if (v >= 0 && !usable) {
         fprintf(stderr,
-                "dockhand: database schema is at version %d, this binary needs %d: run "
-                "`dockhand migrate`\n",
+                v < db_schema_expected()
+                    ? "dockhand: database schema is at version %d, this binary needs %d: run "
+                      "`dockhand migrate`\n"
+                    : "dockhand: database schema is at version %d, newer than this binary's %d "
+                      "and not usable by it: run the newer release\n",
                 v, db_schema_expected());
+        rc = 1;
+    } else if (v < 0) {
+        fprintf(stderr, "dockhand: cannot read the database schema's version: %s",
+                PQerrorMessage(db));
         rc = 1;
     } else if (db_set_actor(db, cli_actor(), "local", NULL) < 0) {
         rc = 1;

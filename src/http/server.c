@@ -65,17 +65,18 @@ static void handle_health(struct worker *w, struct evhttp_request *req)
 }
 
 /* Readiness: the database answers (through this worker's pool, as tokens are served), its
- * schema is the one this binary needs, and a signing key is loaded. 503 names what fails. */
+ * schema is the one this binary needs (or a newer one that keeps it working), and a
+ * signing key is loaded. 503 names what fails. */
 struct ready_req {
     struct http_ctx http;
 };
 
-static void ready_reply(struct http_ctx *ctx, bool db_ok, int schema)
+static void ready_reply(struct http_ctx *ctx, bool db_ok, int schema, bool schema_ok)
 {
     const struct keyring *ring = atomic_load(&ctx->w->st->ring);
     size_t keys = ring ? ring->n : 0;
     int want = db_schema_expected();
-    bool schema_ok = db_ok && schema == want;
+    schema_ok = db_ok && schema_ok;
     char failing[64] = "", body[256];
     if (!db_ok)
         strcat(failing, "\"database\"");
@@ -104,7 +105,8 @@ static void ready_reply(struct http_ctx *ctx, bool db_ok, int schema)
 static void ready_done(PGresult *res, void *arg)
 {
     struct ready_req *r = arg;
-    ready_reply(&r->http, res != NULL, res ? db_schema_version_of(res) : 0);
+    int schema = res ? db_schema_version_of(res) : 0;
+    ready_reply(&r->http, res != NULL, schema, res && db_schema_usable_of(res, schema));
     free(r);
 }
 
@@ -118,7 +120,7 @@ static void handle_ready(struct worker *w, struct evhttp_request *req)
     http_ctx_init(&r->http, w, req);
     r->http.probe = true;
     if (pgpool_query(w->pool, DB_SCHEMA_SQL, 0, NULL, ready_done, r) < 0) {
-        ready_reply(&r->http, false, 0); /* the pool's queue is full: not ready for more */
+        ready_reply(&r->http, false, 0, false); /* the pool's queue is full: not ready */
         free(r);
     }
 }
@@ -462,15 +464,26 @@ int server_run(const struct config *cfg)
     PGconn *db = db_connect(cfg->database_url, DB_ROLE_CLI);
     if (!db)
         return 1;
-    int have = db_schema_version(db), want = db_schema_expected();
+    bool usable;
+    int have = db_schema_check(db, &usable), want = db_schema_expected();
     PQfinish(db);
     if (have < 0)
         return 1;
-    if (have != want) {
+    if (have < want) {
         log_error("database schema is at version %d, this binary needs %d: run `dockhand migrate`",
                   have, want);
         return 1;
     }
+    if (!usable) {
+        log_error("database schema is at version %d, newer than this binary's %d and not usable "
+                  "by it: run the newer release",
+                  have, want);
+        return 1;
+    }
+    if (have > want)
+        log_info("database schema is at version %d, newer than this binary's %d; its newer "
+                 "migrations keep binaries of schema %d working",
+                 have, want, want);
     int rc = keyring_load(cfg->keys_dir, cfg->kid_format, &ring);
     if (rc < 0) {
         log_error("no usable signing keys in %s (run `dockhand keygen`)", cfg->keys_dir);

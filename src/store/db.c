@@ -317,17 +317,58 @@ void db_rollback(PGconn *db)
     PQclear(r);
 }
 
-int db_schema_version(PGconn *db)
+int db_schema_check(PGconn *db, bool *usable)
 {
     PGresult *r = PQexec(db, DB_SCHEMA_SQL);
     int v;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    *usable = false;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         /* 42P01: the table does not exist yet, so nothing was ever applied. */
         v = strcmp(db_sqlstate(r), "42P01") == 0 ? 0 : DH_ERR_DB;
-    else
+    } else {
         v = db_schema_version_of(r);
+        *usable = db_schema_usable_of(r, v);
+    }
     PQclear(r);
     return v;
+}
+
+int db_schema_version(PGconn *db)
+{
+    bool usable;
+    return db_schema_check(db, &usable);
+}
+
+bool db_schema_usable_of(const PGresult *r, int version)
+{
+    int want = db_schema_expected();
+    if (version != want && version <= want)
+        return false;
+    for (int j = 0; j < PQntuples(r); j++) {
+        int v = atoi(PQgetvalue(r, j, 0));
+        int oldest = PQnfields(r) > 1 && !PQgetisnull(r, j, 1) ? atoi(PQgetvalue(r, j, 1)) : v;
+        if (v > want && oldest > want)
+            return false;
+    }
+    return true;
+}
+
+int db_migration_oldest_binary(const char *sql, int version)
+{
+    static const char tag[] = "-- oldest-binary-schema:";
+    for (const char *p = sql; (p = strstr(p, tag)); p += sizeof(tag) - 1) {
+        if (p != sql && p[-1] != '\n')
+            continue;
+        const char *q = p + sizeof(tag) - 1;
+        q += strspn(q, " \t");
+        if (*q < '0' || *q > '9')
+            continue;
+        char *end;
+        long n = strtol(q, &end, 10);
+        if (n > 0 && n <= version && (*end == '\n' || *end == '\0' || *end == ' '))
+            return (int)n;
+    }
+    return version;
 }
 
 int db_schema_version_of(const PGresult *r)
@@ -365,7 +406,9 @@ int db_migrate(PGconn *db, bool verbose)
         db_simple(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                       " version integer PRIMARY KEY,"
                       " name text NOT NULL,"
-                      " applied_at timestamptz NOT NULL DEFAULT now())") < 0)
+                      " applied_at timestamptz NOT NULL DEFAULT now())") < 0 ||
+        db_simple(db, "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS oldest_binary"
+                      " integer") < 0)
         goto fail;
     if (db_commit(db) < 0)
         return DH_ERR_DB;
@@ -403,9 +446,14 @@ int db_migrate(PGconn *db, bool verbose)
             goto fail;
         }
         PQclear(r);
-        const char *p2[] = {vbuf, migrations[i].name};
+        char obuf[16];
+        snprintf(obuf, sizeof(obuf), "%d",
+                 db_migration_oldest_binary((const char *)migrations[i].data, version));
+        const char *p2[] = {vbuf, migrations[i].name, obuf};
         r = db_exec(db, PGRES_COMMAND_OK,
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, p2);
+                    "INSERT INTO schema_migrations (version, name, oldest_binary)"
+                    " VALUES ($1, $2, $3)",
+                    3, p2);
         if (!r)
             goto fail;
         PQclear(r);

@@ -138,3 +138,65 @@ def test_probes_that_pass_are_logged_at_debug_only(dockhand_factory):
         time.sleep(0.05)
     failed = [l for l in d.log_text().splitlines() if "GET /readyz 503" in l]
     assert len(failed) == 1 and " info " in failed[0], failed
+
+
+def test_rolling_upgrade_a_newer_schema_that_keeps_this_binary_working(dockhand_factory):
+    """Rolling upgrades (README "Upgrades"): after the migration of a newer release that
+    declares `-- oldest-binary-schema: N` with N at most this binary's schema, the
+    instances of this release stay ready and keep serving, a new one starts and the CLI
+    works. A newer migration that declares nothing (or a newer N) turns them not ready, a
+    new one refuses to start and the CLI refuses; an older schema is refused as before."""
+    d = dockhand_factory()
+    want = expected_schema(d)
+    bot = d.create_robot("rolling")
+    # As the newer release's migrate records it: its number, its file, its declaration.
+    d.sql("INSERT INTO schema_migrations (version, name, oldest_binary) "
+          "VALUES (%d, '%03d_next.sql', %d)" % (want + 1, want + 1, want))
+    try:
+        assert readyz(d) == (200, {"status": "ready", "schema": want + 1, "keys": 1})
+        r = d.token(["repository:p/app:pull"], auth=(bot["name"], bot["secret"]))
+        assert r.status_code == 200, r.text
+        other = dockhand_factory(db=d.db, keys_dir=d.keys_dir)
+        assert ("database schema is at version %d, newer than this binary's %d"
+                % (want + 1, want)) in other.log_text()
+        assert readyz(other)[0] == 200
+        other.stop()
+        assert d.cli("robot", "list").returncode == 0
+
+        # A second newer migration that declares nothing: this release can no longer use it.
+        d.sql("INSERT INTO schema_migrations (version, name) VALUES (%d, '%03d_later.sql')"
+              % (want + 2, want + 2))
+        status, body = readyz(d)
+        assert status == 503 and body["failing"] == ["schema"], body
+        assert body["schema"] == want + 2 and body["schema_wanted"] == want, body
+        p = d.cli("serve", check=False, timeout=15)
+        assert p.returncode != 0, p
+        assert ("database schema is at version %d, newer than this binary's %d and not usable "
+                "by it" % (want + 2, want)) in p.stderr, p.stderr
+        p = d.cli("robot", "list", check=False)
+        assert p.returncode != 0 and "not usable by it" in p.stderr, p.stderr
+        # Declaring a schema newer than this binary's is the same as declaring nothing.
+        d.sql("UPDATE schema_migrations SET oldest_binary = %d WHERE version = %d"
+              % (want + 1, want + 2))
+        assert readyz(d)[0] == 503
+        d.sql("UPDATE schema_migrations SET oldest_binary = %d WHERE version = %d"
+              % (want - 1, want + 2))
+        assert readyz(d) == (200, {"status": "ready", "schema": want + 2, "keys": 1})
+    finally:
+        d.sql("DELETE FROM schema_migrations WHERE version > %d" % want)
+    assert readyz(d) == (200, {"status": "ready", "schema": want, "keys": 1})
+
+
+def test_schema_table_of_an_older_release_without_the_oldest_binary_column(dockhand_factory):
+    """A database last migrated by a release before `oldest_binary` existed: readiness
+    still reads its version, and `migrate` adds the column (the rows of before keep NULL:
+    only their own version's binaries)."""
+    d = dockhand_factory()
+    want = expected_schema(d)
+    d.sql("ALTER TABLE schema_migrations DROP COLUMN oldest_binary")
+    assert readyz(d) == (200, {"status": "ready", "schema": want, "keys": 1})
+    assert d.cli("migrate").returncode == 0
+    rows = d.sql("SELECT version || ':' || coalesce(oldest_binary::text, '-') "
+                 "FROM schema_migrations ORDER BY version").split()
+    assert rows and all(r.endswith(":-") for r in rows), rows
+    assert readyz(d) == (200, {"status": "ready", "schema": want, "keys": 1})

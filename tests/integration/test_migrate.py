@@ -76,6 +76,24 @@ def test_versions_are_the_numbers_of_the_file_names(dockhand_factory):
     assert "3:003_sessions.sql" in rows
 
 
+def test_each_migration_records_the_oldest_binary_it_keeps_working(dockhand_factory):
+    """`migrate` records for each migration the oldest binary schema it declares (a line
+    "-- oldest-binary-schema: N"), or its own version: what readiness and `serve` of an
+    older release read during a rolling upgrade (README "Upgrades")."""
+    d = dockhand_factory(start=False)
+    got = dict(tuple(map(int, line.split(":"))) for line in d.sql(
+        "SELECT version || ':' || oldest_binary FROM schema_migrations").split())
+    want = {}
+    for f in os.listdir(os.path.join(ROOT, "sql")):
+        if not f.endswith(".sql"):
+            continue
+        v = int(f.split("_")[0])
+        with open(os.path.join(ROOT, "sql", f)) as fh:
+            m = re.search(r"^-- oldest-binary-schema:[ \t]*(\d+)$", fh.read(), re.M)
+        want[v] = int(m.group(1)) if m and 0 < int(m.group(1)) <= v else v
+    assert got == want
+
+
 def test_serve_refuses_a_schema_missing_a_lower_numbered_migration(dockhand_factory):
     """A migration numbered below one already applied (it landed later) keeps the
     schema old until `migrate` applies it."""

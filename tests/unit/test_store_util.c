@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "check.h"
+#include "dockhand/db.h"
 #include "dockhand/store_err.h"
 #include "dockhand/store_util.h"
 
@@ -150,8 +151,33 @@ static void test_list_read(void)
     PQclear(res);
 }
 
+/* A migration declares the oldest binary schema that keeps working after it with a line
+ * "-- oldest-binary-schema: N" (README "Upgrades"); none, or a malformed one, means only
+ * binaries of its own version. */
+static void test_migration_oldest_binary(void)
+{
+    CHECK(db_migration_oldest_binary("CREATE TABLE t (a int);\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema: 9\nALTER TABLE t ADD b int;", 11) ==
+          9);
+    CHECK(db_migration_oldest_binary("-- Adds b.\n--\n-- oldest-binary-schema: 10\nALTER ...",
+                                     11) == 10);
+    /* Only at the start of a line; a number at most the migration's own, above 0. */
+    CHECK(db_migration_oldest_binary("SELECT 1; -- oldest-binary-schema: 9\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema: 12\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema: 0\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema: x\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema:\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema:\n9\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema: 9x\n", 11) == 11);
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema: 9", 11) == 9);
+    /* The first well-formed line counts. */
+    CHECK(db_migration_oldest_binary("-- oldest-binary-schema: x\n-- oldest-binary-schema: 8\n",
+                                     11) == 8);
+}
+
 int main(void)
 {
+    test_migration_oldest_binary();
     test_store_fail();
     test_id_text_and_digits();
     test_text_ok();
