@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "dockhand/encoding.h"
+#include "dockhand/pbkdf2.h"
 
 #define SECRET_PREFIX "pbkdf2-sha256$"
 #define SECRET_ITER_MAX 10000000u /* a stored count above this is corrupt, not careful */
@@ -115,8 +115,7 @@ static bool salt_valid(const char *salt, size_t len)
 static int derive(const char *secret, size_t len, const char *salt, size_t salt_len,
                   unsigned iterations, unsigned char *dk, size_t dk_len)
 {
-    if (PKCS5_PBKDF2_HMAC(len ? secret : "", (int)len, (const unsigned char *)salt, (int)salt_len,
-                          (int)iterations, EVP_sha256(), (int)dk_len, dk) != 1)
+    if (pbkdf2_sha256(secret, len, salt, salt_len, iterations, dk, dk_len) != 0)
         return DH_ERR_CRYPTO;
     return 0;
 }

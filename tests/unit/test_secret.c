@@ -1,6 +1,10 @@
 /* Unit tests for src/secret.c: generation, the manual policy, the PBKDF2 hash format. */
 #include "check.h"
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "dockhand/pbkdf2.h"
 #include "dockhand/secret.h"
 
 /* Computed independently with
@@ -348,8 +352,42 @@ static void test_policy(void)
     }
 }
 
+/* pbkdf2.c against OpenSSL's PKCS5_PBKDF2_HMAC on the same random inputs: passwords
+ * shorter and longer than SHA-256's block (a long key is hashed first), empty ones, salts
+ * up to 130 bytes, outputs of one byte to three blocks, counts of 1 to 40 and 4,096. */
+static void test_pbkdf2_matches_openssl(void)
+{
+    unsigned char pass[200], salt[130], mine[100], ref[100];
+    int same = 0, rounds = 300;
+    for (int i = 0; i < rounds; i++) {
+        unsigned char r[4];
+        if (RAND_bytes(r, sizeof(r)) != 1 || RAND_bytes(pass, sizeof(pass)) != 1 ||
+            RAND_bytes(salt, sizeof(salt)) != 1)
+            break;
+        size_t pl = r[0] % sizeof(pass), sl = r[1] % sizeof(salt), ol = 1 + r[2] % sizeof(mine);
+        unsigned it = i % 50 == 0 ? 4096 : 1 + r[3] % 40;
+        memset(mine, 0xAA, sizeof(mine));
+        same += pbkdf2_sha256(pass, pl, salt, sl, it, mine, ol) == 0 &&
+                PKCS5_PBKDF2_HMAC((const char *)pass, (int)pl, salt, (int)sl, (int)it, EVP_sha256(),
+                                  (int)ol, ref) == 1 &&
+                memcmp(mine, ref, ol) == 0 && (ol == sizeof(mine) || mine[ol] == 0xAA);
+    }
+    CHECK(same == rounds);
+    /* The edges: 64- and 65-byte passwords, an empty salt, exactly 32 and 33 bytes out. */
+    static const size_t lens[][3] = {{64, 8, 32}, {65, 8, 33}, {0, 0, 32}, {63, 0, 64}};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        CHECK(pbkdf2_sha256(pass, lens[i][0], salt, lens[i][1], 3, mine, lens[i][2]) == 0);
+        CHECK(PKCS5_PBKDF2_HMAC((const char *)pass, (int)lens[i][0], salt, (int)lens[i][1], 3,
+                                EVP_sha256(), (int)lens[i][2], ref) == 1);
+        CHECK(memcmp(mine, ref, lens[i][2]) == 0);
+    }
+    CHECK(pbkdf2_sha256("p", 1, "s", 1, 0, mine, 16) == DH_ERR_INVALID);
+    CHECK(pbkdf2_sha256("p", 1, "s", 1, 1, mine, 0) == DH_ERR_INVALID);
+}
+
 int main(void)
 {
+    test_pbkdf2_matches_openssl();
     test_vectors();
     test_manual_iterations();
     test_hash_fresh_salt();
