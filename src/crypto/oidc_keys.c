@@ -90,14 +90,96 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
     return poll(&p, 1, ms) == 1 ? 0 : -1;
 }
 
+/* The host's addresses within the deadline. getaddrinfo blocks as long as the resolver's
+ * own timeouts say (5 s a try, twice, for each name server, by default): a name server
+ * that does not answer would hold a fetcher thread, and the logins waiting for it, far
+ * past DOCKHAND_OIDC_TIMEOUT_MS. glibc's asynchronous form is waited for with gai_suspend
+ * until the deadline; a lookup still under way then is cancelled or, when glibc is running
+ * it already and cannot, left to finish in glibc's thread and freed by a later call (the
+ * `strays`, reachable from here until then). */
+struct lookup {
+    struct gaicb cb;
+    struct addrinfo hints;
+    struct lookup *next;
+    char name[]; /* the host, NUL, the port, NUL */
+};
+
+static pthread_mutex_t strays_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lookup *strays;
+
+static void lookup_free(struct lookup *l)
+{
+    if (l->cb.ar_result)
+        freeaddrinfo(l->cb.ar_result);
+    free(l);
+}
+
+/* Frees the strays that have finished; adds l (NULL: none) to them. */
+static void strays_sweep(struct lookup *l)
+{
+    pthread_mutex_lock(&strays_mu);
+    for (struct lookup **p = &strays; *p;) {
+        struct lookup *x = *p;
+        if (gai_error(&x->cb) == EAI_INPROGRESS) {
+            p = &x->next;
+        } else {
+            *p = x->next;
+            lookup_free(x);
+        }
+    }
+    if (l) {
+        l->next = strays;
+        strays = l;
+    }
+    pthread_mutex_unlock(&strays_mu);
+}
+
+static struct addrinfo *resolve(const struct url *u, uint64_t deadline, const char **why)
+{
+    size_t hl = strlen(u->host), pl = strlen(u->port);
+    struct lookup *l = calloc(1, sizeof(*l) + hl + pl + 2);
+    *why = "cannot resolve the host";
+    if (!l)
+        return NULL;
+    memcpy(l->name, u->host, hl + 1);
+    memcpy(l->name + hl + 1, u->port, pl + 1);
+    l->hints.ai_family = AF_UNSPEC;
+    l->hints.ai_socktype = SOCK_STREAM;
+    l->cb.ar_name = l->name;
+    l->cb.ar_service = l->name + hl + 1;
+    l->cb.ar_request = &l->hints;
+    struct gaicb *list[1] = {&l->cb};
+    strays_sweep(NULL);
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) != 0) {
+        free(l);
+        return NULL;
+    }
+    int rc, ms;
+    while ((rc = gai_error(&l->cb)) == EAI_INPROGRESS && (ms = remaining(deadline)) > 0) {
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+        gai_suspend((const struct gaicb *const *)list, 1, &ts);
+    }
+    if (rc == EAI_INPROGRESS) {
+        *why = "timed out resolving the host";
+        if (gai_cancel(&l->cb) == EAI_NOTCANCELED)
+            strays_sweep(l);
+        else
+            lookup_free(l);
+        return NULL;
+    }
+    struct addrinfo *res = rc == 0 ? l->cb.ar_result : NULL;
+    if (res)
+        l->cb.ar_result = NULL;
+    lookup_free(l);
+    return res;
+}
+
 static int tcp_connect(const struct url *u, uint64_t deadline, const char **why)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
+    struct addrinfo *res, *ai;
     int fd = -1;
-    if (getaddrinfo(u->host, u->port, &hints, &res) != 0) {
-        *why = "cannot resolve the host";
+    if (!(res = resolve(u, deadline, why)))
         return -1;
-    }
     *why = "cannot connect";
     for (ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);

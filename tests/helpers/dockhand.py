@@ -130,6 +130,9 @@ class Dockhand:
         self.log_path = os.path.join(workdir, "dockhand.log")
         self.cli_log_path = os.path.join(workdir, "cli-stderr.log")
         self.proc = None
+        # A command that `serve` runs under (it must exec it in the same process, so that
+        # signals and the pid stay the instance's): e.g. unshare for a private mount.
+        self.wrapper = []
         self.killed = False
         self.reported = False
         self.touched_by = set()
@@ -173,7 +176,7 @@ class Dockhand:
             log.write(("----- dockhand serve (%s) started by %s -----\n"
                        % (self.url, CURRENT_TEST)).encode())
             log.flush()
-            self.proc = subprocess.Popen([self.bin, "serve"], env=self._full_env(),
+            self.proc = subprocess.Popen(self.wrapper + [self.bin, "serve"], env=self._full_env(),
                                          stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, cwd=self.workdir)
         return self.proc

@@ -4,6 +4,9 @@ verified with its issuer's keys (tests/helpers/oidc_issuer.py: a real HTTPS issu
 made here). Rules are set through the API (PUT /api/v2.0/robots/{id}/federation)."""
 
 import json
+import os
+import shutil
+import socket
 import threading
 import time
 import uuid
@@ -321,6 +324,73 @@ def test_issuer_down_or_slow_fails_only_its_logins(D, srv, tmp_path):
           "secret logins meanwhile: %d, worst %.3f s"
           % (down_first, down_again, slow_first, slow_again, len(lat), worst))
     assert "timed out" in D.log_text()
+
+
+class SilentNameServer:
+    """A UDP socket on 127.0.0.77:53 that takes DNS queries and never answers (counted)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.77", 53))
+        self.sock.settimeout(0.2)
+        self.queries = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                self.sock.recv(4096)
+                self.queries += 1
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def test_issuer_whose_name_server_does_not_answer(dockhand_factory, srv, tmp_path):
+    """The fetch deadline covers resolving the issuer's host: with a name server that never
+    answers (the instance runs in a private mount namespace whose /etc/resolv.conf names
+    it, with the resolver's own timeouts at 4 s a try, twice), a login whose issuer is
+    behind that name is refused at DOCKHAND_OIDC_TIMEOUT_MS, not at the resolver's 8 s, and
+    an issuer whose name resolves (localhost, from /etc/hosts) keeps working meanwhile."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare for a private /etc/resolv.conf")
+    ns = SilentNameServer()
+    try:
+        conf = tmp_path / "resolv.conf"
+        conf.write_text("nameserver 127.0.0.77\noptions timeout:4 attempts:2\n")
+        d = dockhand_factory(start=False, DOCKHAND_OIDC_CA_FILE=srv.ca_path,
+                             DOCKHAND_OIDC_TIMEOUT_MS=TIMEOUT_MS,
+                             DOCKHAND_OIDC_REFETCH_INTERVAL=REFETCH,
+                             DOCKHAND_FAIL_LIMIT_ACCOUNT=1000000,
+                             DOCKHAND_FAIL_LIMIT_ADDRESS=1000000)
+        d.wrapper = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                     'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(conf)]
+        d.start()
+        aud = d.env["DOCKHAND_SERVICE"]
+        hung = srv.issuer("unresolved")
+        hung.url = "https://issuer.dockhand-test.example:%d/unresolved" % srv.port
+        rb = robot(d, [{"issuer": hung.url, "subject": "*"}])
+        fine = srv.issuer("resolved")
+        frb = robot(d, [{"issuer": fine.url, "subject": "*"}])
+        t0 = time.monotonic()
+        refused(login(d, rb["name"], hung.github(aud)))
+        took = time.monotonic() - t0
+        granted(d, login(d, frb["name"], fine.github(aud)), frb["name"])
+        print("unanswered name server: refused after %.2f s (%d queries dropped)"
+              % (took, ns.queries))
+        assert ns.queries >= 1, "the name server was not asked"
+        assert took < TIMEOUT_MS / 1000 + 1.0, took
+        assert ("cannot fetch the keys of %s: timed out resolving the host" % hung.url
+                in d.log_text()), d.log_tail()
+        d.stop()
+    finally:
+        ns.close()
 
 
 @pytest.mark.parametrize("mode,reason", [("huge", "answer too large"),
