@@ -342,7 +342,7 @@ int db_schema_version(PGconn *db)
 bool db_schema_usable_of(const PGresult *r, int version)
 {
     int want = db_schema_expected();
-    if (version != want && version <= want)
+    if (version < want)
         return false;
     for (int j = 0; j < PQntuples(r); j++) {
         int v = atoi(PQgetvalue(r, j, 0));
