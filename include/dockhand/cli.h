@@ -6,6 +6,10 @@
  * Returns the exit code: 0 ok, 1 a refused or failed operation, 2 a usage error. */
 int cli_main(struct config *cfg, int argc, char **argv);
 
+/* `dockhand probe [PATH]` (cli_probe.c): GET PATH (NULL: /readyz) of this instance, over
+ * HTTPS when it serves HTTPS; 0 on a 200, 1 otherwise, 2 for a bad PATH. */
+int cli_probe(const struct config *cfg, const char *path);
+
 #include <libpq-fe.h>
 
 /* `dockhand admin create|passwd|list|delete` and `dockhand audit list` (cli_admin.c).

@@ -717,6 +717,8 @@ int cli_main(struct config *cfg, int argc, char **argv)
     }
     if (strcmp(cmd, "permissions") == 0)
         return cmd_permissions(cfg);
+    if (strcmp(cmd, "probe") == 0)
+        return cli_probe(cfg, argc > 2 ? argv[2] : NULL);
     if (strcmp(cmd, "serve") == 0)
         return server_run(cfg);
     if (strcmp(cmd, "migrate") == 0)

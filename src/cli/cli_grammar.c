@@ -120,6 +120,10 @@ static const struct cli_verb verbs[] = {
      NULL},
     {"config", "set", 2, 2, NULL, NULL, NULL,
      "  config set KEY VALUE                   change a setting\n", NULL},
+    {"probe", NULL, 0, 1, NULL, NULL, NULL,
+     "  probe [PATH]                           GET PATH (/readyz) of this instance, HTTPS when\n"
+     "                                         DOCKHAND_TLS_CERT is set: exit 0 on a 200\n",
+     NULL},
     {"version", NULL, 0, 0, NULL, NULL, NULL,
      "  version                                this binary's version and schema\n", NULL},
     {"help", NULL, 0, 0, NULL, NULL, NULL,

@@ -200,3 +200,33 @@ def test_schema_table_of_an_older_release_without_the_oldest_binary_column(dockh
                  "FROM schema_migrations ORDER BY version").split()
     assert rows and all(r.endswith(":-") for r in rows), rows
     assert readyz(d) == (200, {"status": "ready", "schema": want, "keys": 1})
+
+
+def test_the_image_probe(dockhand_factory):
+    """`dockhand probe [PATH]`, the image's HEALTHCHECK: GET PATH (default /readyz) at the
+    address of DOCKHAND_LISTEN (a wildcard host becomes loopback); exit 0 on a 200, 1 on
+    another status or no answer (one line on stderr saying which), 2 for a bad PATH."""
+    d = dockhand_factory()
+    assert d.cli("probe").returncode == 0
+    assert d.cli("probe", "/healthz").returncode == 0
+    p = d.cli("probe", env={"DOCKHAND_LISTEN": "0.0.0.0:%d" % d.port})
+    assert p.returncode == 0
+    p = d.cli("probe", "/nothing-here", check=False)
+    assert p.returncode == 1 and "/nothing-here answered 404" in p.stderr, p.stderr
+    p = d.cli("probe", "no-slash", check=False)
+    assert p.returncode == 2 and "PATH must start with /" in p.stderr, p.stderr
+    want = expected_schema(d)
+    name = d.sql("DELETE FROM schema_migrations WHERE version = %d RETURNING name" % want)
+    try:
+        p = d.cli("probe", check=False)
+        assert p.returncode == 1 and "/readyz answered 503" in p.stderr, p.stderr
+        assert d.cli("probe", "/healthz").returncode == 0  # alive, not ready
+    finally:
+        d.sql("INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')"
+              % (want, name.strip()))
+    d.stop()
+    t0 = time.monotonic()
+    p = d.cli("probe", check=False)
+    assert p.returncode == 1 and "cannot connect to 127.0.0.1 port %d" % d.port in p.stderr, \
+        p.stderr
+    assert time.monotonic() - t0 < 3.5

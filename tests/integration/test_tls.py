@@ -359,3 +359,15 @@ def test_zz_negotiated_parameters(capsys):
         print("\nnegotiated TLS parameters:")
         for who, version, cipher in NEGOTIATED:
             print("  %-32s %s %s" % (who, version, cipher))
+
+
+def test_the_image_probe_speaks_https_to_a_tls_instance(dockhand_factory, ca, tmp_path):
+    """`dockhand probe` (the image's HEALTHCHECK) follows DOCKHAND_TLS_CERT: a 200 from
+    /readyz over HTTPS is exit 0; the same instance probed as plain HTTP is not (what the
+    bash probe of before did: the container was never healthy with TLS on)."""
+    d = tls_instance(dockhand_factory, ca, str(tmp_path / "tls"))
+    p = d.cli("probe", check=False)
+    assert p.returncode == 0, p.stderr
+    assert d.cli("probe", "/healthz", check=False).returncode == 0
+    p = d.cli("probe", env={"DOCKHAND_TLS_CERT": None, "DOCKHAND_TLS_KEY": None}, check=False)
+    assert p.returncode == 1 and "no answer" in p.stderr, (p.returncode, p.stderr)
