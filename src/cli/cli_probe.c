@@ -52,15 +52,9 @@ static int wait_io(int fd, short ev, uint64_t deadline)
 
 static int probe_connect(const char *host, const char *port, uint64_t deadline)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST},
-                    *res;
-    if (getaddrinfo(host, port, &hints, &res) != 0) {
-        hints.ai_flags = 0;
-        if (getaddrinfo(host, port, &hints, &res) != 0)
-            return -1;
-    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(host, port, &hints, &res) != 0)
+        return -1;
     int fd = -1;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
